@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: ISC */
+/* The configuration file, parsed with libconfuse into plain structs.  No
+ * cfg_t leaves conf.c. */
+#ifndef MAILHAUL_CONF_H
+#define MAILHAUL_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "log.h"
+
+enum conf_protocol {
+	CONF_PROTOCOL_POP3 = 0,
+	CONF_PROTOCOL_IMAP,
+};
+
+enum conf_tls {
+	CONF_TLS_IMPLICIT = 0,
+	CONF_TLS_STARTTLS,
+	CONF_TLS_NONE,
+};
+
+enum conf_target {
+	CONF_TARGET_MAILDIR = 0,
+	CONF_TARGET_MBOX,
+};
+
+struct conf_account {
+	char *name;
+	enum conf_protocol protocol;
+	char *host;
+	unsigned port;             /* defaulted by protocol and tls */
+	enum conf_tls tls;
+	char *tls_ca_file;         /* NULL: the system store */
+	bool has_pin;
+	unsigned char pin[32];     /* SHA-256 of the leaf certificate (DER) */
+	char *user;
+	char *password;            /* NULL when password_command is used */
+	char *password_command;    /* NULL when password is used */
+	enum conf_target target;
+	char *target_path;         /* "~" expanded */
+	char *deliver;             /* as written, for messages */
+	bool keep;
+	int timeout;               /* seconds, for every network wait */
+	int line;                  /* where the account block starts */
+};
+
+struct conf {
+	char *path;
+	char *state_file;          /* "~" expanded */
+	enum log_level log_level;
+	struct conf_account *accounts;
+	size_t n_accounts;
+};
+
+/* Returns the default config path: $XDG_CONFIG_HOME/mailhaul/mailhaul.conf,
+ * else ~/.config/mailhaul/mailhaul.conf.  Caller frees. */
+char *conf_default_path(void);
+
+/* Returns the default state file: $XDG_STATE_HOME/mailhaul/state.db, else
+ * ~/.local/state/mailhaul/state.db.  Caller frees. */
+char *conf_default_state_file(void);
+
+/* Parses and validates PATH.  Every problem is reported as one line
+ * "FILE:LINE: text" in *err_r (several problems: several lines, joined by
+ * '\n'), and also refuses a file holding a password that group or others
+ * can read or that another user owns.  Nothing is contacted.  Returns 0 and
+ * *conf_r (free with conf_free), or -1 and *err_r (caller frees). */
+int conf_load(const char *path, struct conf **conf_r, char **err_r);
+
+/* Like conf_load, from a string; FILE in messages is NAME.  For tests. */
+int conf_load_string(const char *name, const char *text, struct conf **conf_r,
+		     char **err_r);
+
+void conf_free(struct conf **conf);
+
+/* Returns the account named NAME, or NULL (borrowed). */
+const struct conf_account *conf_find_account(const struct conf *conf,
+					     const char *name);
+
+const char *conf_protocol_name(enum conf_protocol p);
+const char *conf_tls_name(enum conf_tls t);
+
+#endif

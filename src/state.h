@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: ISC */
+/* The seen-state database (SQLite): one record per archived message. */
+#ifndef MAILHAUL_STATE_H
+#define MAILHAUL_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+/* Identity of a message on a server.  POP3: FOLDER "" and UIDVALIDITY 0,
+ * UID the UIDL, SIZE the listed size.  IMAP: (FOLDER, UIDVALIDITY, UID). */
+struct state_key {
+	const char *account;
+	const char *folder;
+	uint64_t uidvalidity;
+	const char *uid;
+	uint64_t size;
+};
+
+/* What is recorded once a message is durable in its target. */
+struct state_record {
+	struct state_key key;
+	uint64_t archived_size;     /* bytes written, as delivered */
+	char hash[65];              /* SHA-256 of the delivered bytes, hex */
+	char header_hash[65];       /* SHA-256 of the header section, hex */
+	const char *target;         /* "maildir:/path" or "mbox:/path" */
+	const char *location;       /* file name under new/, or "mbox:OFFSET" */
+	time_t first_archived;
+};
+
+struct state;
+
+/* Opens (creating it, its directory 0700 and the file 0600) the database
+ * at PATH in WAL mode with synchronous=FULL.  Returns 0, or -1 with
+ * *err_r. */
+int state_open(const char *path, struct state **st_r, char **err_r);
+void state_close(struct state **st);
+
+/* Sets *seen_r: is a message with KEY recorded?  0, or -1 with *err_r. */
+int state_is_seen(struct state *st, const struct state_key *key, bool *seen_r,
+		  char **err_r);
+
+/* Records a batch of messages in one durable transaction.  Returns 0 once
+ * every record is on disk, or -1 with *err_r and nothing recorded. */
+int state_record_batch(struct state *st, const struct state_record *recs,
+		       size_t n, char **err_r);
+
+/* Counts the records of ACCOUNT.  0, or -1 with *err_r. */
+int state_count(struct state *st, const char *account, uint64_t *n_r,
+		char **err_r);
+
+#endif

@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: ISC */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static const int fail_exit_codes[] = {
+	[UTIL_FAIL_NONE] = 0,
+	[UTIL_FAIL_TEMP] = 75,
+	[UTIL_FAIL_LOCAL] = 74,
+	[UTIL_FAIL_AUTH] = 77,
+	[UTIL_FAIL_CONFIG] = 78,
+};
+
+int util_fail_exit_code(enum util_fail f)
+{
+	return fail_exit_codes[f];
+}
+
+enum util_fail util_fail_worst(enum util_fail a, enum util_fail b)
+{
+	return a > b ? a : b;
+}
+
+static void die_oom(void)
+{
+	static const char msg[] = "mailhaul: out of memory\n";
+	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	abort();
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (p == NULL)
+		die_oom();
+	return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (p == NULL)
+		die_oom();
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (p == NULL)
+		die_oom();
+	return p;
+}
+
+char *xstrdup(const char *s)
+{
+	char *p = strdup(s);
+	if (p == NULL)
+		die_oom();
+	return p;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *p = strndup(s, n);
+	if (p == NULL)
+		die_oom();
+	return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	if (vasprintf(&p, fmt, ap) < 0)
+		die_oom();
+	va_end(ap);
+	return p;
+}
+
+void util_free_secret(char **p)
+{
+	if (*p == NULL)
+		return;
+	explicit_bzero(*p, strlen(*p));
+	free(*p);
+	*p = NULL;
+}
+
+static const char *home_dir(void)
+{
+	const char *home = getenv("HOME");
+	if (home != NULL && *home != '\0')
+		return home;
+	struct passwd *pw = getpwuid(getuid());
+	return pw != NULL ? pw->pw_dir : "/";
+}
+
+char *util_expand_tilde(const char *path)
+{
+	if (path[0] == '~' && (path[1] == '\0' || path[1] == '/'))
+		return xasprintf("%s%s", home_dir(), path + 1);
+	return xstrdup(path);
+}
+
+/* Appends C to the growing word W. */
+static void word_add(char **w, size_t *len, size_t *cap, char c)
+{
+	if (*len + 2 > *cap) {
+		*cap = *cap ? *cap * 2 : 32;
+		*w = xrealloc(*w, *cap);
+	}
+	(*w)[(*len)++] = c;
+	(*w)[*len] = '\0';
+}
+
+int util_argv_split(const char *cmd, char ***argv_r, char **err_r)
+{
+	char **argv = xcalloc(1, sizeof(*argv));
+	size_t argc = 0;
+	const char *p = cmd;
+
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			break;
+		char *w = NULL;
+		size_t len = 0, cap = 0;
+		char quote = 0;
+		word_add(&w, &len, &cap, 'x');
+		len = 0;
+		for (; *p != '\0'; p++) {
+			if (quote == 0 && (*p == ' ' || *p == '\t'))
+				break;
+			if (quote == 0 && (*p == '\'' || *p == '"')) {
+				quote = *p;
+			} else if (quote != 0 && *p == quote) {
+				quote = 0;
+			} else if (*p == '\\' && quote != '\'' &&
+				   p[1] != '\0') {
+				word_add(&w, &len, &cap, *++p);
+			} else {
+				word_add(&w, &len, &cap, *p);
+			}
+		}
+		w[len] = '\0';
+		argv = xrealloc(argv, (argc + 2) * sizeof(*argv));
+		argv[argc++] = w;
+		argv[argc] = NULL;
+		if (quote != 0) {
+			*err_r = xasprintf("unterminated %c quote in \"%s\"",
+					   quote, cmd);
+			util_argv_free(&argv);
+			return -1;
+		}
+	}
+	if (argc == 0) {
+		*err_r = xstrdup("empty command");
+		util_argv_free(&argv);
+		return -1;
+	}
+	*argv_r = argv;
+	return 0;
+}
+
+void util_argv_free(char ***argv)
+{
+	if (*argv == NULL)
+		return;
+	for (char **a = *argv; *a != NULL; a++)
+		free(*a);
+	free(*argv);
+	*argv = NULL;
+}
+
+int util_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int util_mkdir_p(const char *path, mode_t mode)
+{
+	char *copy = xstrdup(path);
+	int ret = 0;
+
+	for (char *p = copy + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+		*p = '\0';
+		if (mkdir(copy, mode) < 0 && errno != EEXIST) {
+			ret = -1;
+			break;
+		}
+		*p = saved;
+		if (saved == '\0')
+			break;
+	}
+	if (ret == 0) {
+		struct stat st;
+		if (stat(path, &st) < 0)
+			ret = -1;
+		else if (!S_ISDIR(st.st_mode)) {
+			errno = ENOTDIR;
+			ret = -1;
+		}
+	}
+	int saved_errno = errno;
+	free(copy);
+	errno = saved_errno;
+	return ret;
+}
+
+int util_fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int ret = fsync(fd);
+	int saved_errno = errno;
+	close(fd);
+	errno = saved_errno;
+	return ret;
+}
+
+void util_human_bytes(uint64_t n, char *buf, size_t len)
+{
+	if (n < 1000)
+		snprintf(buf, len, "%u B", (unsigned)n);
+	else if (n < 1000 * 1000)
+		snprintf(buf, len, "%.1f KB", (double)n / 1e3);
+	else if (n < (uint64_t)1000 * 1000 * 1000)
+		snprintf(buf, len, "%.1f MB", (double)n / 1e6);
+	else
+		snprintf(buf, len, "%.1f GB", (double)n / 1e9);
+}
+
+int64_t util_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void util_hex(const unsigned char *in, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
