@@ -1,2 +1,79 @@
 /* SPDX-License-Identifier: ISC */
 #include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "run.h"
+#include "session.h"
+#include "state.h"
+
+static bool selected(const struct conf_account *a, char *const *names,
+		     size_t n)
+{
+	if (n == 0)
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], a->name) == 0)
+			return true;
+	return false;
+}
+
+static void print_summary(const struct conf_account *a,
+			  const struct session_result *r)
+{
+	char bytes[32];
+
+	util_human_bytes(r->new_bytes, bytes, sizeof(bytes));
+	printf("%s: %" PRIu64 " new (%s) archived to %s, %" PRIu64
+	       " deleted, %" PRIu64 " kept on server\n",
+	       a->name, r->new_msgs, bytes, a->deliver, r->deleted,
+	       r->on_server);
+	fflush(stdout);
+}
+
+int run_poll(const struct conf *conf, char *const *names, size_t n)
+{
+	enum util_fail worst = UTIL_FAIL_NONE;
+	struct state *st = NULL;
+	char *err = NULL;
+
+	if (state_open(conf->state_file, &st, &err) < 0) {
+		log_error(NULL, "%s", err);
+		free(err);
+		return util_fail_exit_code(UTIL_FAIL_LOCAL);
+	}
+	for (size_t i = 0; i < conf->n_accounts; i++) {
+		const struct conf_account *a = &conf->accounts[i];
+		struct session_result res;
+		if (!selected(a, names, n))
+			continue;
+		enum util_fail f = session_poll(a, st, &res);
+		if (res.listed)
+			print_summary(a, &res);
+		if (f != UTIL_FAIL_NONE)
+			log_error(a->name, "%s",
+				  res.error != NULL ? res.error : "failed");
+		free(res.error);
+		worst = util_fail_worst(worst, f);
+	}
+	state_close(&st);
+	return util_fail_exit_code(worst);
+}
+
+int run_check_config(const struct conf *conf, char *const *names, size_t n)
+{
+	for (size_t i = 0; i < conf->n_accounts; i++) {
+		const struct conf_account *a = &conf->accounts[i];
+		if (!selected(a, names, n))
+			continue;
+		printf("%s: %s %s:%u tls=%s deliver=%s keep=%s\n", a->name,
+		       conf_protocol_name(a->protocol), a->host, a->port,
+		       conf_tls_name(a->tls), a->deliver,
+		       a->keep ? "yes" : "no");
+	}
+	return 0;
+}

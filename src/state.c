@@ -1,2 +1,217 @@
 /* SPDX-License-Identifier: ISC */
 #include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "state.h"
+#include "util.h"
+
+struct state {
+	sqlite3 *db;
+	char *path;
+	sqlite3_stmt *is_seen;
+	sqlite3_stmt *insert;
+};
+
+static const char state_schema[] =
+	"CREATE TABLE IF NOT EXISTS seen ("
+	" account TEXT NOT NULL,"
+	" folder TEXT NOT NULL,"
+	" uidvalidity INTEGER NOT NULL,"
+	" uid TEXT NOT NULL,"
+	" size INTEGER NOT NULL,"
+	" archived_size INTEGER NOT NULL,"
+	" hash TEXT NOT NULL,"
+	" header_hash TEXT NOT NULL,"
+	" target TEXT NOT NULL,"
+	" location TEXT NOT NULL,"
+	" first_archived INTEGER NOT NULL,"
+	" PRIMARY KEY (account, folder, uidvalidity, uid, size)"
+	") WITHOUT ROWID;"
+	"PRAGMA user_version = 1;";
+
+static char *db_error(struct state *st, const char *what)
+{
+	return xasprintf("state %s: %s: %s", st->path, what,
+			 sqlite3_errmsg(st->db));
+}
+
+static int exec(struct state *st, const char *sql, char **err_r)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		*err_r = xasprintf("state %s: %s", st->path,
+				   msg != NULL ? msg : "error");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* The database holds which mail was archived where: private to the user. */
+static int prepare_dir(const char *path, char **err_r)
+{
+	char *copy = xstrdup(path);
+	char *dir = dirname(copy);
+	int ret = 0;
+
+	if (util_mkdir_p(dir, 0700) < 0) {
+		*err_r = xasprintf("state %s: cannot create %s: %s", path, dir,
+				   strerror(errno));
+		ret = -1;
+	}
+	free(copy);
+	if (ret == 0) {
+		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			*err_r = xasprintf("state %s: %s", path,
+					   strerror(errno));
+			return -1;
+		}
+		close(fd);
+	}
+	return ret;
+}
+
+static int prepare(struct state *st, char **err_r)
+{
+	static const char seen_sql[] =
+		"SELECT 1 FROM seen WHERE account = ? AND folder = ? AND "
+		"uidvalidity = ? AND uid = ? AND size = ?";
+	static const char insert_sql[] =
+		"INSERT OR REPLACE INTO seen (account, folder, uidvalidity, "
+		"uid, size, archived_size, hash, header_hash, target, "
+		"location, first_archived) VALUES (?,?,?,?,?,?,?,?,?,?,?)";
+
+	if (sqlite3_prepare_v2(st->db, seen_sql, -1, &st->is_seen, NULL) !=
+		    SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db, insert_sql, -1, &st->insert, NULL) !=
+		    SQLITE_OK) {
+		*err_r = db_error(st, "prepare");
+		return -1;
+	}
+	return 0;
+}
+
+int state_open(const char *path, struct state **st_r, char **err_r)
+{
+	struct state *st = xcalloc(1, sizeof(*st));
+
+	st->path = xstrdup(path);
+	if (prepare_dir(path, err_r) < 0)
+		goto fail;
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK) {
+		*err_r = db_error(st, "open");
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, 10000);
+	if (exec(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
+		 err_r) < 0 ||
+	    exec(st, state_schema, err_r) < 0 || prepare(st, err_r) < 0)
+		goto fail;
+	*st_r = st;
+	return 0;
+fail:
+	state_close(&st);
+	return -1;
+}
+
+void state_close(struct state **stp)
+{
+	struct state *st = *stp;
+	if (st == NULL)
+		return;
+	sqlite3_finalize(st->is_seen);
+	sqlite3_finalize(st->insert);
+	sqlite3_close(st->db);
+	free(st->path);
+	free(st);
+	*stp = NULL;
+}
+
+static void bind_key(sqlite3_stmt *stmt, const struct state_key *k)
+{
+	sqlite3_bind_text(stmt, 1, k->account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, k->folder, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)k->uidvalidity);
+	sqlite3_bind_text(stmt, 4, k->uid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 5, (sqlite3_int64)k->size);
+}
+
+int state_is_seen(struct state *st, const struct state_key *key, bool *seen_r,
+		  char **err_r)
+{
+	sqlite3_reset(st->is_seen);
+	bind_key(st->is_seen, key);
+	int r = sqlite3_step(st->is_seen);
+	if (r != SQLITE_ROW && r != SQLITE_DONE) {
+		*err_r = db_error(st, "lookup");
+		return -1;
+	}
+	*seen_r = r == SQLITE_ROW;
+	sqlite3_reset(st->is_seen);
+	return 0;
+}
+
+static int insert_one(struct state *st, const struct state_record *r)
+{
+	sqlite3_stmt *s = st->insert;
+	sqlite3_reset(s);
+	bind_key(s, &r->key);
+	sqlite3_bind_int64(s, 6, (sqlite3_int64)r->archived_size);
+	sqlite3_bind_text(s, 7, r->hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 8, r->header_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 9, r->target, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 10, r->location, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 11, (sqlite3_int64)r->first_archived);
+	int rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int state_record_batch(struct state *st, const struct state_record *recs,
+		       size_t n, char **err_r)
+{
+	if (exec(st, "BEGIN IMMEDIATE", err_r) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (insert_one(st, &recs[i]) < 0) {
+			*err_r = db_error(st, "record");
+			char *ignored = NULL;
+			exec(st, "ROLLBACK", &ignored);
+			free(ignored);
+			return -1;
+		}
+	}
+	/* synchronous=FULL: COMMIT returns once the WAL is fsync'd. */
+	return exec(st, "COMMIT", err_r);
+}
+
+int state_count(struct state *st, const char *account, uint64_t *n_r,
+		char **err_r)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT count(*) FROM seen WHERE account = ?",
+			       -1, &s, NULL) != SQLITE_OK) {
+		*err_r = db_error(st, "count");
+		return -1;
+	}
+	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+	int r = sqlite3_step(s);
+	if (r == SQLITE_ROW)
+		*n_r = (uint64_t)sqlite3_column_int64(s, 0);
+	else
+		*err_r = db_error(st, "count");
+	sqlite3_finalize(s);
+	return r == SQLITE_ROW ? 0 : -1;
+}

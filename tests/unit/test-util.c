@@ -1,8 +1,110 @@
 /* SPDX-License-Identifier: ISC */
 #include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
 #include "tap.h"
+#include "util.h"
+
+struct split_case {
+	const char *cmd;
+	const char *want[5];
+	const char *what;
+};
+
+static const struct split_case split_cases[] = {
+	{"pass show mail", {"pass", "show", "mail"}, "plain words"},
+	{"  a\t b  ", {"a", "b"}, "extra blanks"},
+	{"gpg -d '/my dir/pw.gpg'", {"gpg", "-d", "/my dir/pw.gpg"},
+	 "single quotes"},
+	{"echo \"a \\\"b\\\" c\"", {"echo", "a \"b\" c"}, "double quotes"},
+	{"echo a\\ b", {"echo", "a b"}, "backslash escape"},
+	{"echo '$HOME' `x` ;", {"echo", "$HOME", "`x`", ";"},
+	 "no expansion, no shell"},
+	{"echo ''", {"echo", ""}, "empty argument"},
+};
+
+static void test_split(void)
+{
+	for (size_t i = 0; i < sizeof(split_cases) / sizeof(*split_cases);
+	     i++) {
+		const struct split_case *c = &split_cases[i];
+		char **argv = NULL, *err = NULL;
+		int ok = util_argv_split(c->cmd, &argv, &err) == 0;
+		for (size_t j = 0; ok && j < 5; j++) {
+			if (c->want[j] == NULL)
+				ok = argv[j] == NULL;
+			else
+				ok = argv[j] != NULL &&
+				     strcmp(argv[j], c->want[j]) == 0;
+			if (c->want[j] == NULL)
+				break;
+		}
+		tap_ok(ok, c->what);
+		util_argv_free(&argv);
+		free(err);
+	}
+	const char *bad[] = {"", "   ", "echo 'open", "echo \"open"};
+	for (size_t i = 0; i < 4; i++) {
+		char **argv = NULL, *err = NULL;
+		tap_ok(util_argv_split(bad[i], &argv, &err) < 0 &&
+			       err != NULL && argv == NULL,
+		       "bad command refused");
+		free(err);
+	}
+}
+
+static void test_tilde(void)
+{
+	setenv("HOME", "/home/u", 1);
+	char *p = util_expand_tilde("~/Mail");
+	tap_str(p, "/home/u/Mail", "~/ expanded");
+	free(p);
+	p = util_expand_tilde("~");
+	tap_str(p, "/home/u", "~ alone expanded");
+	free(p);
+	p = util_expand_tilde("/var/~x");
+	tap_str(p, "/var/~x", "~ elsewhere untouched");
+	free(p);
+	p = util_expand_tilde("~other/x");
+	tap_str(p, "~other/x", "~user form untouched");
+	free(p);
+}
+
+static void test_bytes(void)
+{
+	char b[32];
+	util_human_bytes(0, b, sizeof(b));
+	tap_str(b, "0 B", "0 B");
+	util_human_bytes(3400, b, sizeof(b));
+	tap_str(b, "3.4 KB", "3.4 KB");
+	util_human_bytes(12000000, b, sizeof(b));
+	tap_str(b, "12.0 MB", "12.0 MB");
+}
+
+static void test_fail(void)
+{
+	tap_ok(util_fail_exit_code(UTIL_FAIL_NONE) == 0 &&
+		       util_fail_exit_code(UTIL_FAIL_TEMP) == 75 &&
+		       util_fail_exit_code(UTIL_FAIL_LOCAL) == 74 &&
+		       util_fail_exit_code(UTIL_FAIL_AUTH) == 77 &&
+		       util_fail_exit_code(UTIL_FAIL_CONFIG) == 78,
+	       "sysexits codes");
+	tap_ok(util_fail_worst(UTIL_FAIL_TEMP, UTIL_FAIL_AUTH) ==
+			       UTIL_FAIL_AUTH &&
+		       util_fail_worst(UTIL_FAIL_CONFIG, UTIL_FAIL_LOCAL) ==
+			       UTIL_FAIL_CONFIG &&
+		       util_fail_worst(UTIL_FAIL_LOCAL, UTIL_FAIL_TEMP) ==
+			       UTIL_FAIL_LOCAL,
+	       "the most serious failure wins");
+}
+
 int main(void)
 {
-	tap_ok(1, "placeholder");
+	test_split();
+	test_tilde();
+	test_bytes();
+	test_fail();
 	return tap_done();
 }
