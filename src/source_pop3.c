@@ -383,6 +383,35 @@ static void drop_connection(struct source *s)
 	s->stream = NULL;
 }
 
+/* The -vv protocol trace: one line per chunk, passwords masked, long
+ * data cut short. */
+static void pop3_trace(mailpop3 *p, int type, const char *str, size_t size,
+		       void *ctx)
+{
+	const struct conf_account *a = ctx;
+	char buf[201];
+	size_t n = 0;
+
+	(void)p;
+	if (type == MAILSTREAM_LOG_TYPE_DATA_SENT_PRIVATE) {
+		log_trace(a->name, "> ****");
+		return;
+	}
+	if (type != MAILSTREAM_LOG_TYPE_DATA_SENT &&
+	    type != MAILSTREAM_LOG_TYPE_DATA_RECEIVED)
+		return;
+	for (size_t i = 0; i < size && n < sizeof(buf) - 1; i++) {
+		unsigned char c = (unsigned char)str[i];
+		if (c == '\r' || (c == '\n' && i + 1 == size))
+			continue;
+		buf[n++] = c >= 0x20 && c < 0x7f ? (char)c : '.';
+	}
+	buf[n] = '\0';
+	log_trace(a->name, "%c %s%s",
+		  type == MAILSTREAM_LOG_TYPE_DATA_SENT ? '>' : '<', buf,
+		  size > sizeof(buf) - 1 ? " ..." : "");
+}
+
 static void read_capabilities(struct source *s)
 {
 	clist *caps = NULL;
@@ -506,6 +535,8 @@ static int pop3_connect(struct source *s, enum util_fail *fail_r,
 		set_err(fail_r, err_r, UTIL_FAIL_TEMP, xstrdup("out of memory"));
 		return -1;
 	}
+	if (log_get_level() >= LOG_LEVEL_TRACE)
+		mailpop3_set_logger(s->pop3, pop3_trace, (void *)a);
 	if (mailpop3_connect(s->pop3, s->stream) != MAILPOP3_NO_ERROR) {
 		char *e = tls_take_error(mailstream_get_low(s->stream));
 		set_err(fail_r, err_r, UTIL_FAIL_TEMP,
