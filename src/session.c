@@ -109,9 +109,12 @@ static int on_begin(void *ctx, size_t i)
 	char *err = NULL;
 
 	(void)i;
-	if (s->sink->ops->begin(s->sink, &err) < 0) {
-		session_fail(s, UTIL_FAIL_LOCAL, err);
-		return UTIL_FAIL_LOCAL;
+	int r = s->sink->ops->begin(s->sink, &err);
+	if (r < 0) {
+		enum util_fail f = r == SINK_LOCKED ? UTIL_FAIL_TEMP
+						    : UTIL_FAIL_LOCAL;
+		session_fail(s, f, err);
+		return f;
 	}
 	s->in_msg = true;
 	EVP_DigestInit_ex(s->hash, EVP_sha256(), NULL);

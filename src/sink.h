@@ -10,7 +10,10 @@
  * abort drops the message in progress (between begin and end) and leaves
  * the target as it was before begin.  rollback drops every message ended
  * since the last commit (mbox: truncates back to the length measured under
- * the lock).  No message may be recorded as seen before commit returns 0. */
+ * the lock).  No message may be recorded as seen before commit returns 0.
+ *
+ * begin returns SINK_LOCKED instead of -1 when another program holds the
+ * target's lock: a temporary condition, the mail stays on the server. */
 #ifndef MAILHAUL_SINK_H
 #define MAILHAUL_SINK_H
 
@@ -18,6 +21,8 @@
 #include <stdint.h>
 
 #include "conf.h"
+
+#define SINK_LOCKED (-2)
 
 struct sink_ops;
 

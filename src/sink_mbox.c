@@ -1,2 +1,848 @@
 /* SPDX-License-Identifier: ISC */
+/* The mbox sink: mboxrd (RFC 4155) appended under an fcntl lock and a
+ * dotlock, made durable by fsync, and truncated back to the length measured
+ * under the lock on any failure, so a reader never sees half a message. */
 #include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sink_mbox.h"
+#include "util.h"
+
+#define MBOX_BUF_SIZE (64 * 1024)
+#define LOCK_TRIES 10
+#define DOTLOCK_STALE_SECS (5 * 60)
+
+static const char from_word[] = "From ";
+#define FROM_WORD_LEN 5
+
+struct mbox {
+	struct sink base;
+	char *path;
+	char *lock_path;
+	int fd;		 /* O_APPEND: every write lands at the end */
+	bool fcntl_held; /* both locks held = a batch is open */
+	bool dot_held;
+	bool ofd;    /* the fcntl lock is an OFD lock */
+	bool in_msg; /* between begin and end */
+	/* A truncate that failed: reported until one succeeds, so that
+	 * garbage is never committed. */
+	char *broken;
+	off_t batch_start; /* length under the lock at the batch's start */
+	off_t msg_start;   /* length at the message's begin */
+	off_t from_off;	   /* where the message's From_ line starts */
+	size_t n_ended;	   /* messages ended since the last commit */
+	unsigned sep;	   /* '\n' needed before the From_ line */
+	/* The header section, held back until Return-Path is known. */
+	char *hdr;
+	size_t hdr_len, hdr_cap;
+	bool hdr_done, hdr_bol, hdr_overflow;
+	uint64_t msg_bytes;
+	unsigned char last; /* last byte of the message so far */
+	struct sink_mbox_quoter q;
+	int werrno; /* errno of a failed write, 0 if none */
+	size_t buf_len;
+	unsigned char buf[MBOX_BUF_SIZE];
+};
+
+/* ---- From_ line and sender ------------------------------------------- */
+
+int sink_mbox_from_line(char *buf, size_t len, const char *sender, time_t t)
+{
+	/* Our own names: strftime's %a and %b follow the locale. */
+	static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed",
+					"Thu", "Fri", "Sat"};
+	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr",
+					   "May", "Jun", "Jul", "Aug",
+					   "Sep", "Oct", "Nov", "Dec"};
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL)
+		return -1;
+	int n =
+	    snprintf(buf, len, "From %s %s %s %2d %02d:%02d:%02d %d\n", sender,
+		     days[tm.tm_wday], months[tm.tm_mon], tm.tm_mday,
+		     tm.tm_hour, tm.tm_min, tm.tm_sec, tm.tm_year + 1900);
+	if (n < 0 || (size_t)n >= len)
+		return -1;
+	return n;
+}
+
+/* Returns the end of the field whose line starts at P: its last line's
+ * '\n' (or END), continuation lines included. */
+static const char *field_end(const char *p, const char *end)
+{
+	for (;;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			return end;
+		if (nl + 1 >= end || (nl[1] != ' ' && nl[1] != '\t'))
+			return nl;
+		p = nl + 1;
+	}
+}
+
+/* If the line at P..END starts field NAME, returns the start of its value
+ * (after the colon), else NULL.  Blanks before the colon are obsolete
+ * syntax (RFC 5322 4.5) but still seen. */
+static const char *field_value(const char *p, const char *end, const char *name)
+{
+	size_t n = strlen(name);
+
+	if ((size_t)(end - p) <= n || strncasecmp(p, name, n) != 0)
+		return NULL;
+	p += n;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	return p < end && *p == ':' ? p + 1 : NULL;
+}
+
+/* Finds the first field NAME in the header section HDR..END; returns its
+ * value and sets *end_r, or returns NULL. */
+static const char *header_find(const char *hdr, const char *end,
+			       const char *name, const char **end_r)
+{
+	const char *p = hdr;
+
+	while (p < end && *p != '\n') {
+		const char *fend = field_end(p, end);
+		const char *v = field_value(p, fend, name);
+		if (v != NULL) {
+			*end_r = fend;
+			return v;
+		}
+		p = fend < end ? fend + 1 : end;
+	}
+	return NULL;
+}
+
+void sink_mbox_sender(const char *hdr, size_t len, char *out, size_t out_len)
+{
+	const char *end = NULL;
+	const char *v = header_find(hdr, hdr + len, "Return-Path", &end);
+	size_t n = 0, cap = out_len - 1;
+
+	if (cap > SINK_MBOX_SENDER_MAX)
+		cap = SINK_MBOX_SENDER_MAX;
+	if (v != NULL) {
+		const char *lt = memchr(v, '<', (size_t)(end - v));
+		if (lt != NULL) {
+			v = lt + 1;
+			const char *gt = memchr(v, '>', (size_t)(end - v));
+			if (gt != NULL)
+				end = gt;
+		}
+		/* Anything else would break the From_ line or a reader. */
+		for (; v < end && n < cap; v++) {
+			unsigned char c = (unsigned char)*v;
+			if (c > 0x20 && c < 0x7f && c != '<' && c != '>')
+				out[n++] = (char)c;
+		}
+	}
+	out[n] = '\0';
+	if (n == 0)
+		snprintf(out, out_len, "%s", "MAILER-DAEMON");
+}
+
+/* ---- the quoter ------------------------------------------------------- */
+
+void sink_mbox_quoter_init(struct sink_mbox_quoter *q, bool unquote)
+{
+	*q = (struct sink_mbox_quoter){.unquote = unquote};
+}
+
+static int emit_gts(size_t n, sink_mbox_out_fn *out, void *ctx)
+{
+	char block[256];
+
+	memset(block, '>', sizeof(block));
+	while (n > 0) {
+		size_t k = n < sizeof(block) ? n : sizeof(block);
+		if (out(ctx, block, k) < 0)
+			return -1;
+		n -= k;
+	}
+	return 0;
+}
+
+/* Emits the held-back start of the line, with one '>' more (quoting) or
+ * less (unquoting) when it turned out to be a From_ line, and passes the
+ * rest of the line through. */
+static int release(struct sink_mbox_quoter *q, sink_mbox_out_fn *out, void *ctx)
+{
+	size_t gts = q->gts;
+
+	if (q->from == FROM_WORD_LEN) {
+		if (!q->unquote)
+			gts++;
+		else if (gts > 0)
+			gts--;
+	}
+	if (emit_gts(gts, out, ctx) < 0)
+		return -1;
+	if (q->from > 0 && out(ctx, from_word, q->from) < 0)
+		return -1;
+	q->gts = 0;
+	q->from = 0;
+	q->mid_line = true;
+	return 0;
+}
+
+int sink_mbox_quoter_feed(struct sink_mbox_quoter *q, const void *buf,
+			  size_t len, sink_mbox_out_fn *out, void *ctx)
+{
+	const char *p = buf, *end = p + len;
+
+	while (p < end) {
+		if (q->mid_line) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			const char *stop = nl != NULL ? nl + 1 : end;
+			if (out(ctx, p, (size_t)(stop - p)) < 0)
+				return -1;
+			q->mid_line = nl == NULL;
+			p = stop;
+		} else if (q->from == 0 && *p == '>') {
+			q->gts++;
+			p++;
+		} else if (*p == from_word[q->from]) {
+			p++;
+			if (++q->from == FROM_WORD_LEN &&
+			    release(q, out, ctx) < 0)
+				return -1;
+		} else {
+			/* Not a From_ line: *p goes on with the rest of it. */
+			if (release(q, out, ctx) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+int sink_mbox_quoter_finish(struct sink_mbox_quoter *q, sink_mbox_out_fn *out,
+			    void *ctx)
+{
+	/* A line cut short is not a From_ line: it leaves as it came. */
+	int ret = q->mid_line ? 0 : release(q, out, ctx);
+
+	sink_mbox_quoter_init(q, q->unquote);
+	return ret;
+}
+
+struct growbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static int growbuf_put(void *ctx, const void *buf, size_t len)
+{
+	struct growbuf *g = ctx;
+
+	if (g->len + len > g->cap) {
+		g->cap = (g->len + len) * 2;
+		g->p = xrealloc(g->p, g->cap);
+	}
+	memcpy(g->p + g->len, buf, len);
+	g->len += len;
+	return 0;
+}
+
+char *sink_mbox_unquote(const void *buf, size_t len, size_t *len_r)
+{
+	struct sink_mbox_quoter q;
+	struct growbuf g = {xmalloc(len + 1), 0, len + 1};
+
+	sink_mbox_quoter_init(&q, true);
+	sink_mbox_quoter_feed(&q, buf, len, growbuf_put, &g);
+	sink_mbox_quoter_finish(&q, growbuf_put, &g);
+	*len_r = g.len;
+	return g.p;
+}
+
+/* ---- buffered output -------------------------------------------------- */
+
+static int buf_flush(struct mbox *m)
+{
+	if (m->werrno != 0)
+		return -1;
+	if (m->buf_len == 0)
+		return 0;
+	if (util_write_all(m->fd, m->buf, m->buf_len) < 0) {
+		m->werrno = errno;
+		return -1;
+	}
+	m->buf_len = 0;
+	return 0;
+}
+
+/* Output callback of the quoter: appends to the write buffer. */
+static int buf_put(void *ctx, const void *data, size_t len)
+{
+	struct mbox *m = ctx;
+	const unsigned char *p = data;
+
+	while (len > 0) {
+		if (m->buf_len == sizeof(m->buf) && buf_flush(m) < 0)
+			return -1;
+		size_t n = sizeof(m->buf) - m->buf_len;
+		if (n > len)
+			n = len;
+		memcpy(m->buf + m->buf_len, p, n);
+		m->buf_len += n;
+		p += n;
+		len -= n;
+	}
+	return m->werrno != 0 ? -1 : 0;
+}
+
+static int write_error(struct mbox *m, char **err_r)
+{
+	*err_r = xasprintf("mbox %s: write: %s", m->path,
+			   strerror(m->werrno != 0 ? m->werrno : EIO));
+	return -1;
+}
+
+/* Cuts the file back to LEN and makes that durable.  A failure leaves the
+ * sink broken: nothing more is committed until a truncate succeeds. */
+static int mbox_truncate(struct mbox *m, off_t len)
+{
+	m->buf_len = 0;
+	m->werrno = 0;
+	if (ftruncate(m->fd, len) < 0 || fsync(m->fd) < 0) {
+		free(m->broken);
+		m->broken = xasprintf("mbox %s: truncate to %lld: %s", m->path,
+				      (long long)len, strerror(errno));
+		return -1;
+	}
+	free(m->broken);
+	m->broken = NULL;
+	return 0;
+}
+
+/* ---- locking ---------------------------------------------------------- */
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	/* Cut short by a signal: the caller just tries again sooner. */
+	nanosleep(&ts, NULL);
+}
+
+/* Returns 0 when locked, 1 when another holder has it, -1 on error. */
+static int lock_fcntl(struct mbox *m, char **err_r)
+{
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+
+#ifdef F_OFD_SETLK
+	/* OFD locks also exclude other threads of this process. */
+	if (fcntl(m->fd, F_OFD_SETLK, &fl) == 0) {
+		m->ofd = true;
+		m->fcntl_held = true;
+		return 0;
+	}
+	if (errno != EINVAL)
+		goto failed;
+#endif
+	if (fcntl(m->fd, F_SETLK, &fl) == 0) {
+		m->ofd = false;
+		m->fcntl_held = true;
+		return 0;
+	}
+#ifdef F_OFD_SETLK
+failed:
+#endif
+	if (errno == EAGAIN || errno == EACCES)
+		return 1;
+	*err_r = xasprintf("mbox %s: lock: %s", m->path, strerror(errno));
+	return -1;
+}
+
+/* Returns the pid written in the dotlock at PATH, or 0. */
+static long dotlock_pid(const char *path)
+{
+	char text[32];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	text[n] = '\0';
+	long pid = strtol(text, NULL, 10);
+	return pid > 0 ? pid : 0;
+}
+
+/* A crash leaves a dotlock behind that would block the mbox forever; one
+ * older than 5 minutes whose process is gone is taken to be such. */
+static bool dotlock_stale(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return false;
+	if (time(NULL) - st.st_mtime < DOTLOCK_STALE_SECS)
+		return false;
+	long pid = dotlock_pid(path);
+	return pid == 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH);
+}
+
+/* Returns 0 when locked, 1 when another holder has it, -1 on error. */
+static int lock_dot(struct mbox *m, char **err_r)
+{
+	int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
+	int fd = open(m->lock_path, flags, 0600);
+	if (fd < 0 && errno == EEXIST && dotlock_stale(m->lock_path)) {
+		unlink(m->lock_path);
+		fd = open(m->lock_path, flags, 0600);
+	}
+	if (fd < 0 && errno == EEXIST)
+		return 1;
+	if (fd < 0)
+		goto fail;
+	char pid[32];
+	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	int w = util_write_all(fd, pid, (size_t)n);
+	int e = errno;
+	if (close(fd) < 0 && w == 0) {
+		w = -1;
+		e = errno;
+	}
+	if (w < 0) {
+		unlink(m->lock_path);
+		errno = e;
+		goto fail;
+	}
+	m->dot_held = true;
+	return 0;
+fail:
+	*err_r = xasprintf("mbox %s: dotlock %s: %s", m->path, m->lock_path,
+			   strerror(errno));
+	return -1;
+}
+
+static void mbox_unlock(struct mbox *m)
+{
+	if (m->dot_held)
+		unlink(m->lock_path);
+	m->dot_held = false;
+	if (m->fcntl_held) {
+		struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
+#ifdef F_OFD_SETLK
+		fcntl(m->fd, m->ofd ? F_OFD_SETLK : F_SETLK, &fl);
+#else
+		fcntl(m->fd, F_SETLK, &fl);
+#endif
+	}
+	m->fcntl_held = false;
+}
+
+/* Takes the fcntl lock, then the dotlock, never waiting for one while
+ * holding the other (a program taking them in the other order would
+ * deadlock with us).  Returns 0, SINK_LOCKED when they stay held, or -1. */
+static int mbox_lock(struct mbox *m, char **err_r)
+{
+	for (int i = 0; i < LOCK_TRIES; i++) {
+		if (i > 0)
+			sleep_ms(i * 50L + 50 < 500 ? i * 50L + 50 : 500);
+		int r = lock_fcntl(m, err_r);
+		if (r == 0)
+			r = lock_dot(m, err_r);
+		if (r == 0)
+			return 0;
+		mbox_unlock(m);
+		if (r < 0)
+			return -1;
+	}
+	*err_r = xasprintf("mbox %s: locked by another program (%s)", m->path,
+			   m->lock_path);
+	return SINK_LOCKED;
+}
+
+/* ---- opening --------------------------------------------------------- */
+
+/* Returns a malloc'd copy of the directory part of PATH. */
+static char *parent_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return xstrdup(".");
+	if (slash == path)
+		return xstrdup("/");
+	return xstrndup(path, (size_t)(slash - path));
+}
+
+/* Creates the missing mbox at PATH (and its missing parents, 0700) and
+ * makes its name durable.  Returns the fd, or -1 with *err_r. */
+static int mbox_create(const char *path, char **err_r)
+{
+	char *dir = parent_dir(path);
+	int fd = -1;
+
+	if (util_mkdir_p(dir, 0700) < 0) {
+		*err_r = xasprintf("mbox %s: create directory %s: %s", path,
+				   dir, strerror(errno));
+		goto out;
+	}
+	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST) /* created meanwhile: use it */
+		fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+	else if (fd >= 0 && util_fsync_dir(dir) < 0) {
+		*err_r = xasprintf("mbox %s: fsync %s: %s", path, dir,
+				   strerror(errno));
+		close(fd);
+		fd = -1;
+		goto out;
+	}
+	if (fd < 0)
+		*err_r =
+		    xasprintf("mbox %s: create: %s", path, strerror(errno));
+out:
+	free(dir);
+	return fd;
+}
+
+/* Opens the mbox at PATH, creating it if missing.  Returns the fd, or -1
+ * with *err_r. */
+static int mbox_open_fd(const char *path, char **err_r)
+{
+	struct stat st;
+	int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+
+	if (fd < 0 && errno != ENOENT) {
+		*err_r = xasprintf("mbox %s: open: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fd < 0 && (fd = mbox_create(path, err_r)) < 0)
+		return -1;
+	const char *why = NULL;
+	if (fstat(fd, &st) < 0)
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	if (why != NULL) {
+		*err_r = xasprintf("mbox %s: open: %s", path, why);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* ---- the sink --------------------------------------------------------- */
+
+/* Measures the file under the lock and how many '\n' must precede our
+ * From_ line: the previous message must end with a blank line, or a
+ * reader would take our From_ line as part of its body. */
+static int mbox_measure(struct mbox *m, char **err_r)
+{
+	struct stat st;
+	char tail[2] = {'\n', '\n'};
+
+	if (fstat(m->fd, &st) < 0) {
+		*err_r =
+		    xasprintf("mbox %s: stat: %s", m->path, strerror(errno));
+		return -1;
+	}
+	m->msg_start = st.st_size;
+	size_t n = st.st_size >= 2 ? 2 : (size_t)st.st_size;
+	ssize_t r =
+	    n > 0 ? pread(m->fd, tail + 2 - n, n, st.st_size - (off_t)n) : 0;
+	if (r != (ssize_t)n) {
+		*err_r = xasprintf("mbox %s: read: %s", m->path,
+				   r < 0 ? strerror(errno) : "short read");
+		return -1;
+	}
+	m->sep = tail[1] != '\n' ? 2 : tail[0] != '\n' ? 1 : 0;
+	return 0;
+}
+
+/* Returns 1 when our fd still is the file at PATH, 0 when that was moved
+ * or deleted since we opened it (rotated, archived by its owner): mail
+ * appended to the old file would be lost from view.  -1 on error. */
+static int mbox_still_there(struct mbox *m, char **err_r)
+{
+	struct stat ours, now;
+
+	if (fstat(m->fd, &ours) < 0)
+		goto fail;
+	if (stat(m->path, &now) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		goto fail;
+	}
+	return ours.st_dev == now.st_dev && ours.st_ino == now.st_ino;
+fail:
+	*err_r = xasprintf("mbox %s: stat: %s", m->path, strerror(errno));
+	return -1;
+}
+
+/* Locks the mbox for a new batch, first reopening it if the file at PATH
+ * is no longer the one we hold.  Returns 0, SINK_LOCKED or -1. */
+static int mbox_lock_batch(struct mbox *m, char **err_r)
+{
+	for (int i = 0; i < 3; i++) {
+		int r = mbox_lock(m, err_r);
+		if (r < 0)
+			return r;
+		r = mbox_still_there(m, err_r);
+		if (r == 1)
+			return 0;
+		mbox_unlock(m);
+		if (r < 0)
+			return -1;
+		int fd = mbox_open_fd(m->path, err_r);
+		if (fd < 0)
+			return -1;
+		close(m->fd);
+		m->fd = fd;
+	}
+	*err_r = xasprintf("mbox %s: keeps being replaced", m->path);
+	return -1;
+}
+
+static int mbox_begin(struct sink *s, char **err_r)
+{
+	struct mbox *m = (struct mbox *)s;
+	bool new_batch = !m->fcntl_held;
+
+	if (m->broken != NULL) {
+		*err_r = xstrdup(m->broken);
+		return -1;
+	}
+	if (m->in_msg) {
+		*err_r = xasprintf("mbox %s: begin: a message is in progress",
+				   m->path);
+		return -1;
+	}
+	if (new_batch) {
+		int r = mbox_lock_batch(m, err_r);
+		if (r < 0)
+			return r;
+	}
+	if (mbox_measure(m, err_r) < 0) {
+		if (m->n_ended == 0)
+			mbox_unlock(m);
+		return -1;
+	}
+	if (new_batch)
+		m->batch_start = m->msg_start;
+	m->in_msg = true;
+	m->hdr_len = 0;
+	m->hdr_done = m->hdr_overflow = false;
+	m->hdr_bol = true; /* an empty first line: no header at all */
+	m->msg_bytes = 0;
+	m->buf_len = 0;
+	m->werrno = 0;
+	sink_mbox_quoter_init(&m->q, false);
+	return 0;
+}
+
+/* Moves bytes of the header section (up to its empty line, or up to the
+ * limit) from P into m->hdr.  Returns how many it took. */
+static size_t header_take(struct mbox *m, const unsigned char *p, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && !m->hdr_done) {
+		if (p[i] == '\n' && m->hdr_bol)
+			m->hdr_done = true;
+		m->hdr_bol = p[i++] == '\n';
+		if (!m->hdr_done && m->hdr_len + i >= SINK_MBOX_HEADER_MAX)
+			m->hdr_done = m->hdr_overflow = true;
+	}
+	if (m->hdr_len + i > m->hdr_cap) {
+		m->hdr_cap =
+		    m->hdr_len + i < 4096 ? 4096 : (m->hdr_len + i) * 2;
+		if (m->hdr_cap > SINK_MBOX_HEADER_MAX)
+			m->hdr_cap = SINK_MBOX_HEADER_MAX;
+		m->hdr = xrealloc(m->hdr, m->hdr_cap);
+	}
+	memcpy(m->hdr + m->hdr_len, p, i);
+	m->hdr_len += i;
+	return i;
+}
+
+/* The header is known: writes the separator, the From_ line and the
+ * held-back header. */
+static int mbox_start_body(struct mbox *m)
+{
+	char sender[SINK_MBOX_SENDER_MAX + 1];
+	char line[SINK_MBOX_FROM_LINE_MAX];
+
+	if (m->hdr_overflow)
+		snprintf(sender, sizeof(sender), "%s", "MAILER-DAEMON");
+	else
+		sink_mbox_sender(m->hdr, m->hdr_len, sender, sizeof(sender));
+	int n = sink_mbox_from_line(line, sizeof(line), sender, time(NULL));
+	if (n < 0) {
+		m->werrno = EOVERFLOW;
+		return -1;
+	}
+	m->from_off = m->msg_start + m->sep;
+	if (buf_put(m, "\n\n", m->sep) < 0 || buf_put(m, line, (size_t)n) < 0)
+		return -1;
+	return sink_mbox_quoter_feed(&m->q, m->hdr, m->hdr_len, buf_put, m);
+}
+
+static int mbox_write(struct sink *s, const void *buf, size_t len, char **err_r)
+{
+	struct mbox *m = (struct mbox *)s;
+	const unsigned char *p = buf;
+
+	if (!m->in_msg) {
+		*err_r = xasprintf("mbox %s: write: no message in progress",
+				   m->path);
+		return -1;
+	}
+	if (m->werrno != 0)
+		return write_error(m, err_r);
+	if (len == 0)
+		return 0;
+	m->msg_bytes += len;
+	m->last = p[len - 1];
+	if (!m->hdr_done) {
+		size_t n = header_take(m, p, len);
+		if (!m->hdr_done)
+			return 0;
+		p += n;
+		len -= n;
+		if (mbox_start_body(m) < 0)
+			return write_error(m, err_r);
+	}
+	if (sink_mbox_quoter_feed(&m->q, p, len, buf_put, m) < 0)
+		return write_error(m, err_r);
+	return 0;
+}
+
+static void mbox_abort(struct sink *s)
+{
+	struct mbox *m = (struct mbox *)s;
+
+	if (!m->in_msg)
+		return;
+	m->in_msg = false;
+	/* Keep the lock on failure, so the next rollback can retry. */
+	if (mbox_truncate(m, m->msg_start) == 0 && m->n_ended == 0)
+		mbox_unlock(m);
+}
+
+/* A failed end drops the message as abort does: a half-ended message
+ * must never be taken for a whole one. */
+static int mbox_end(struct sink *s, char **location_r, char **err_r)
+{
+	struct mbox *m = (struct mbox *)s;
+
+	if (!m->in_msg) {
+		*err_r =
+		    xasprintf("mbox %s: end: no message in progress", m->path);
+		return -1;
+	}
+	if (!m->hdr_done) {
+		m->hdr_done = true;
+		if (mbox_start_body(m) < 0)
+			goto fail;
+	}
+	if (sink_mbox_quoter_finish(&m->q, buf_put, m) < 0)
+		goto fail;
+	if (m->msg_bytes > 0 && m->last != '\n' && buf_put(m, "\n", 1) < 0)
+		goto fail;
+	if (buf_put(m, "\n", 1) < 0 || buf_flush(m) < 0)
+		goto fail;
+	m->in_msg = false;
+	m->n_ended++;
+	*location_r = xasprintf("mbox:%lld", (long long)m->from_off);
+	return 0;
+fail:
+	write_error(m, err_r);
+	mbox_abort(s);
+	return -1;
+}
+
+static int mbox_commit(struct sink *s, char **err_r)
+{
+	struct mbox *m = (struct mbox *)s;
+
+	if (m->broken != NULL) {
+		*err_r = xstrdup(m->broken);
+		return -1;
+	}
+	if (m->n_ended > 0 && fsync(m->fd) < 0) {
+		*err_r =
+		    xasprintf("mbox %s: fsync: %s", m->path, strerror(errno));
+		return -1;
+	}
+	m->n_ended = 0;
+	if (m->in_msg)
+		m->batch_start = m->msg_start;
+	else
+		mbox_unlock(m);
+	return 0;
+}
+
+static void mbox_rollback(struct sink *s)
+{
+	struct mbox *m = (struct mbox *)s;
+
+	m->in_msg = false;
+	m->n_ended = 0;
+	if (!m->fcntl_held)
+		return;
+	/* Keep the lock on failure, so another rollback can retry. */
+	if (mbox_truncate(m, m->batch_start) == 0)
+		mbox_unlock(m);
+}
+
+static void mbox_close(struct sink **sp)
+{
+	if (*sp == NULL)
+		return;
+	struct mbox *m = (struct mbox *)*sp;
+	mbox_rollback(*sp);
+	mbox_unlock(m);
+	close(m->fd);
+	free(m->broken);
+	free(m->hdr);
+	free(m->lock_path);
+	free(m->path);
+	free(m);
+	*sp = NULL;
+}
+
+static int mbox_open(const char *path, struct sink **sink_r, char **err_r)
+{
+	int fd = mbox_open_fd(path, err_r);
+
+	if (fd < 0)
+		return -1;
+	struct mbox *m = xcalloc(1, sizeof(*m));
+	m->base.ops = &sink_mbox_ops;
+	m->path = xstrdup(path);
+	m->lock_path = xasprintf("%s.lock", path);
+	m->fd = fd;
+	*sink_r = &m->base;
+	return 0;
+}
+
+const struct sink_ops sink_mbox_ops = {
+    .name = "mbox",
+    .open = mbox_open,
+    .begin = mbox_begin,
+    .write = mbox_write,
+    .end = mbox_end,
+    .abort = mbox_abort,
+    .commit = mbox_commit,
+    .rollback = mbox_rollback,
+    .close = mbox_close,
+};
