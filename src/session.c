@@ -326,7 +326,10 @@ static void finish(struct session *s, bool ok)
 {
 	char *err = NULL;
 	enum util_fail f = UTIL_FAIL_TEMP;
+	/* The listing belongs to the source, which close frees. */
+	uint64_t listed = s->listing != NULL ? s->listing->n : 0;
 
+	s->listing = NULL;
 	if (ok && s->del_n > 0 &&
 	    s->src_ops->mark_deleted(s->src, s->del, s->del_n, &f, &err) < 0) {
 		session_fail(s, f, err);
@@ -334,16 +337,14 @@ static void finish(struct session *s, bool ok)
 		err = NULL;
 	}
 	if (s->src_ops->close(&s->src, ok, &err) < 0 && ok) {
+		/* Without a confirmed QUIT nothing is known deleted. */
 		session_fail(s, UTIL_FAIL_TEMP, err);
-		return;
+		err = NULL;
+		ok = false;
 	}
 	free(err);
-	if (ok) {
-		s->res->deleted = s->del_n;
-		s->res->on_server = s->listing->n - s->del_n;
-	} else if (s->listing != NULL) {
-		s->res->on_server = s->listing->n;
-	}
+	s->res->deleted = ok ? s->del_n : 0;
+	s->res->on_server = listed - s->res->deleted;
 }
 
 static void session_free(struct session *s)

@@ -1,0 +1,711 @@
+# SPDX-License-Identifier: ISC
+# shellcheck shell=bash
+#
+# Shared code for mailhaul's integration tests.  Every t-*.sh sources this
+# file (bash), then uses:
+#
+#   TAP      t_ok DESC CMD [ARGS...]     ok if CMD exits 0 (else its output
+#                                        and status become diagnostics)
+#            t_fails DESC CMD [ARGS...]  ok if CMD exits non-zero
+#            t_eq GOT WANT DESC          string equality (got/want shown)
+#            t_lt A B DESC               integer A < B
+#            t_match TEXT REGEX DESC     some line of TEXT matches ERE REGEX
+#            t_nomatch TEXT REGEX DESC   no line of TEXT matches
+#            t_rc WANT DESC              $RC of the last mh_run is WANT (else
+#                                        its stdout and stderr are shown)
+#            t_diag TEXT...              "# " diagnostic lines
+#            t_done                      prints "1..N"; exits 1 if any failed
+#   $T       a private temporary directory, removed at exit (KEEP=1 keeps
+#            it); the exit trap also stops dovecot
+#   dovecot  dc_start [--cert good|wronghost|untrusted]   (exports POP3_PORT,
+#              POP3S_PORT, IMAP_PORT, IMAPS_PORT, CA_FILE, SERVER_PIN,
+#              MAIL_USER, MAIL_PASS; alice's Maildir is $MAILDIR_SRV)
+#            dc_stop, dc_restart [--cert ...] (new ports!)
+#            dc_seed FILE..., dc_server_count
+#            dc_log_mark, dc_log_new, dc_log_has REGEX, dc_log_lacks REGEX,
+#            dc_no_connection, dc_no_login_attempt USER, dc_log_sync
+#   mailhaul mh_require_binary, mh_config NAME [key=value...] [-- NAME2
+#            [key=value...]]..., mh_run [ARGS...] (sets RC OUT ERR, and RSS
+#            in KB with MH_TIME=1), mh_show_output
+#   oracle   expected_from_server DIR, check_archive maildir|mbox PATH DIR,
+#            archive_count, archive_empty PATH, archive_digest PATH,
+#            mh_mkseed ARGS (tests/integration/mkseed)
+#   misc     re_escape STR, n_lines TEXT
+#
+# Environment: MAILHAUL (the binary) or MAILHAUL_BUILDDIR (its build
+# directory; default ../../build), MH_CERT_DIR (share one test CA between
+# tests), KEEP=1, MH_TIMEOUT (seconds before mh_run kills mailhaul, 60).
+#
+# What dovecot 2.3.19 logs (checked; log_path = $T/dovecot.log).  We extend
+# login_log_format_elements with rport= and lport= so that a line can be
+# tied to one connection and one listener.  Every connection to a login
+# process ends in exactly one "pop3-login: Info:" (or imap-login) line:
+#   successful login     "Login: user=<alice>, method=PLAIN, rip=127.0.0.1,
+#                        lip=127.0.0.1, rport=N, lport=N, mpid=N, TLS, ..."
+#                        (TLS: implicit or after STLS; "secured" for
+#                        plaintext, as dovecot trusts loopback)
+#   wrong password       "Disconnected: Connection closed (auth failed, 1
+#                        attempts in 2 secs): user=<alice>, method=PLAIN, ..."
+#                        after auth_failure_delay (2 s), and at once from
+#                        auth (auth_verbose): "auth: Info: passwd-file(alice,
+#                        127.0.0.1,<session>): Password mismatch"
+#   client refused TLS   "Disconnected: Connection closed: SSL_accept() failed:
+#                        ... alert bad certificate ... (no auth attempts in 0
+#                        secs): user=<>, ..., TLS handshaking: ..." ("alert
+#                        unknown ca" for the untrusted CA)
+#   no login at all      "Disconnected: Connection closed (no auth attempts
+#                        in 0 secs): user=<>, ..." ("Aborted login by logging
+#                        out" after QUIT)
+# So "no credential was tried for alice" is: no new line matching
+# "user=<alice>" or "passwd-file(alice,"; "no connection was made" is: no
+# new "-login: " line.  Lines reach the file through dovecot's log process,
+# asynchronously: dc_log_sync makes a probe connection of our own (QUIT at
+# once) and waits for its line, so what was logged before is in the file;
+# dc_log_new leaves the probes out.
+
+MH_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# Debian's python3 (a dependency of the suite); any python3 >= 3.7 will do.
+if [ -z "${MH_PYTHON:-}" ]; then
+    if [ -x /usr/bin/python3 ]; then MH_PYTHON=/usr/bin/python3; else MH_PYTHON=python3; fi
+fi
+
+# ---------------------------------------------------------------- TAP
+
+T_N=0
+T_FAILED=0
+
+t_diag() {
+    local line
+    printf '%s\n' "$@" | while IFS= read -r line; do
+        printf '# %s\n' "$line"
+    done
+}
+
+# t_result OK(0/1) DESC: prints one TAP line.
+t_result() {
+    T_N=$((T_N + 1))
+    if [ "$1" = 0 ]; then
+        printf 'ok %d - %s\n' "$T_N" "$2"
+    else
+        T_FAILED=$((T_FAILED + 1))
+        printf 'not ok %d - %s\n' "$T_N" "$2"
+    fi
+}
+
+# t_ok DESC CMD [ARGS...]: runs CMD; ok if it exits 0.
+t_ok() {
+    local desc=$1 out rc
+    shift
+    out=$("$@" 2>&1)
+    rc=$?
+    if [ "$rc" = 0 ]; then
+        t_result 0 "$desc"
+    else
+        t_result 1 "$desc"
+        t_diag "command: $*" "exit status: $rc"
+        [ -n "$out" ] && t_diag "$out"
+    fi
+    return "$rc"
+}
+
+# t_fails DESC CMD [ARGS...]: runs CMD; ok if it exits non-zero.
+t_fails() {
+    local desc=$1 out rc
+    shift
+    out=$("$@" 2>&1)
+    rc=$?
+    if [ "$rc" != 0 ]; then
+        t_result 0 "$desc"
+        return 0
+    fi
+    t_result 1 "$desc"
+    t_diag "command: $*" "exit status: 0, expected non-zero"
+    [ -n "$out" ] && t_diag "$out"
+    return 1
+}
+
+t_eq() {
+    if [ "$1" = "$2" ]; then
+        t_result 0 "$3"
+        return 0
+    fi
+    t_result 1 "$3"
+    t_diag "got:  '$1'" "want: '$2'"
+    return 1
+}
+
+t_lt() {
+    if [ "$1" -lt "$2" ] 2>/dev/null; then
+        t_result 0 "$3"
+        return 0
+    fi
+    t_result 1 "$3"
+    t_diag "got:  $1" "want: < $2"
+    return 1
+}
+
+# t_match TEXT REGEX DESC: ok if some line of TEXT matches the ERE REGEX.
+t_match() {
+    if printf '%s\n' "$1" | grep -Eq -- "$2"; then
+        t_result 0 "$3"
+        return 0
+    fi
+    t_result 1 "$3"
+    t_diag "regex: $2" "text:"
+    t_diag "${1:-(empty)}"
+    return 1
+}
+
+t_nomatch() {
+    if ! printf '%s\n' "$1" | grep -Eq -- "$2"; then
+        t_result 0 "$3"
+        return 0
+    fi
+    t_result 1 "$3"
+    t_diag "regex (must not match): $2" "text:"
+    t_diag "$1"
+    return 1
+}
+
+# t_rc WANT DESC: checks $RC of the last mh_run; shows its output if wrong.
+t_rc() {
+    if [ "$RC" = "$1" ]; then
+        t_result 0 "$2"
+        return 0
+    fi
+    t_result 1 "$2"
+    t_diag "exit status: got $RC, want $1"
+    mh_show_output
+    return 1
+}
+
+t_done() {
+    printf '1..%d\n' "$T_N"
+    [ "$T_FAILED" = 0 ]
+    exit $?
+}
+
+# ---------------------------------------------------------------- temp dir
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/mhit.XXXXXX") || exit 99
+# The mail processes run as uid 65534 and must reach $T/home.
+chmod 711 "$T"
+export T
+
+mh_cleanup() {
+    dc_stop >/dev/null 2>&1
+    if [ "${KEEP:-0}" = 1 ]; then
+        echo "# KEEP=1: left $T" >&2
+    else
+        rm -rf "$T"
+    fi
+}
+trap mh_cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# ---------------------------------------------------------------- certs
+
+# Where the test CA and certificates live.  tests/run points MH_CERT_DIR at
+# one directory for the whole run; alone, a test makes its own.
+MH_CERT_DIR=${MH_CERT_DIR:-$T/certs}
+
+# mh_cert_leaf NAME SAN CA: key + certificate NAME signed by CA (ca|rogue).
+mh_cert_leaf() {
+    local d=$MH_CERT_DIR
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+        -nodes -keyout "$d/$1.key" -out "$d/$1.csr" \
+        -subj "/CN=${2%%,*}" 2>/dev/null || return 1
+    printf '%s\n' \
+        "basicConstraints = critical,CA:FALSE" \
+        "keyUsage = critical,digitalSignature" \
+        "extendedKeyUsage = serverAuth" \
+        "subjectAltName = $2" >"$d/$1.ext"
+    openssl x509 -req -in "$d/$1.csr" -CA "$d/$3.pem" -CAkey "$d/$3.key" \
+        -CAcreateserial -days 30 -sha256 -extfile "$d/$1.ext" \
+        -out "$d/$1.pem" 2>/dev/null || return 1
+    rm -f "$d/$1.csr" "$d/$1.ext"
+}
+
+mh_cert_ca() {
+    local d=$MH_CERT_DIR
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+        -nodes -keyout "$d/$1.key" -out "$d/$1.pem" -days 30 -sha256 \
+        -subj "/CN=$2" \
+        -addext "basicConstraints = critical,CA:TRUE" \
+        -addext "keyUsage = critical,keyCertSign,cRLSign" \
+        2>/dev/null
+}
+
+# Makes (once) the trusted test CA, a rogue CA nobody trusts, and the
+# three server certificates.  Concurrent callers are serialised by flock.
+mh_certs() {
+    mkdir -p "$MH_CERT_DIR" || return 1
+    (
+        flock 9
+        [ -s "$MH_CERT_DIR/untrusted.pem" ] && exit 0
+        mh_cert_ca ca "mailhaul test CA" &&
+            mh_cert_ca rogue "mailhaul rogue CA" &&
+            mh_cert_leaf good "DNS:localhost,IP:127.0.0.1" ca &&
+            mh_cert_leaf wronghost "DNS:wrong.example" ca &&
+            mh_cert_leaf untrusted "DNS:localhost,IP:127.0.0.1" rogue
+    ) 9>"$MH_CERT_DIR/.lock"
+}
+
+# Prints the pin of a certificate: "sha256:AB:CD:..." over its DER.
+mh_cert_pin() {
+    local fp
+    fp=$(openssl x509 -in "$1" -noout -fingerprint -sha256) || return 1
+    printf 'sha256:%s\n' "${fp#*=}"
+}
+
+# ---------------------------------------------------------------- dovecot
+
+export MAIL_USER=alice MAIL_PASS=secret
+DC_DIR=$T/dc
+DC_LOG=$T/dovecot.log
+MAILDIR_SRV=$T/home/alice/Maildir
+DC_LOG_MARK=0
+
+# Prints N distinct random ports in 10000-32767 (below the ephemeral
+# range) on which no socket exists.  dc_start also checks, once dovecot
+# runs, that it is our dovecot that listens on each of them.
+mh_free_ports() {
+    local n=$1 p got=" "
+    for _ in $(seq 1 200); do
+        [ "$n" -gt 0 ] || return 0
+        p=$((10000 + RANDOM % 22768))
+        case $got in *" $p "*) continue ;; esac
+        [ -z "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ] || continue
+        got="$got$p "
+        echo "$p"
+        n=$((n - 1))
+    done
+    return 1
+}
+
+dc_write_conf() {
+    local cert=$1
+    cat >"$T/dovecot.conf" <<EOF
+# SPDX-License-Identifier: ISC
+# Written by tests/integration/lib.sh: a private dovecot for one test.
+instance_name = mailhaul-test-${T##*/}
+base_dir = $DC_DIR/run
+state_dir = $DC_DIR/state
+log_path = $DC_LOG
+info_log_path = $DC_LOG
+listen = 127.0.0.1
+protocols = pop3 imap
+ssl = yes
+ssl_cert = <$MH_CERT_DIR/$cert.pem
+ssl_key = <$MH_CERT_DIR/$cert.key
+ssl_dh = </usr/share/dovecot/dh.pem
+ssl_min_protocol = TLSv1.2
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_verbose = yes
+login_log_format_elements = user=<%u> method=%m rip=%r lip=%l rport=%{rport} lport=%{lport} mpid=%e %c session=<%{session}>
+first_valid_uid = 1
+last_valid_uid = 0
+first_valid_gid = 1
+mail_location = maildir:~/Maildir
+namespace inbox {
+  inbox = yes
+  separator = /
+}
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $DC_DIR/passwd
+}
+userdb {
+  driver = passwd-file
+  args = username_format=%u $DC_DIR/passwd
+}
+service pop3-login {
+  inet_listener pop3 {
+    port = $POP3_PORT
+  }
+  inet_listener pop3s {
+    port = $POP3S_PORT
+    ssl = yes
+  }
+}
+service imap-login {
+  inet_listener imap {
+    port = $IMAP_PORT
+  }
+  inet_listener imaps {
+    port = $IMAPS_PORT
+    ssl = yes
+  }
+}
+EOF
+}
+
+dc_pid() {
+    cat "$DC_DIR/run/master.pid" 2>/dev/null
+}
+
+# dc_listening PORT PID: is PID (our master) the process listening on PORT?
+dc_listening() {
+    ss -Htlnp "( sport = :$1 )" 2>/dev/null | grep -q "pid=$2,"
+}
+
+# dc_start [--cert good|wronghost|untrusted]: starts our private dovecot
+# and exports POP3_PORT POP3S_PORT IMAP_PORT IMAPS_PORT CA_FILE SERVER_PIN.
+dc_start() {
+    local cert=good pid p ok
+    while [ $# -gt 0 ]; do
+        case $1 in
+        --cert) cert=$2; shift 2 ;;
+        --cert=*) cert=${1#--cert=}; shift ;;
+        *) echo "dc_start: unknown option $1" >&2; return 2 ;;
+        esac
+    done
+    case $cert in good | wronghost | untrusted) ;;
+    *) echo "dc_start: unknown certificate $cert" >&2; return 2 ;;
+    esac
+    mh_certs || { echo "dc_start: cannot make certificates" >&2; return 1; }
+    export CA_FILE=$MH_CERT_DIR/ca.pem
+    SERVER_PIN=$(mh_cert_pin "$MH_CERT_DIR/$cert.pem") || return 1
+    export SERVER_PIN DC_CERT=$cert
+
+    mkdir -p "$DC_DIR" "$MAILDIR_SRV"/cur "$MAILDIR_SRV"/new "$MAILDIR_SRV"/tmp
+    chmod 755 "$T/home"
+    chown -R 65534:65534 "$T/home/alice"
+    chmod 700 "$T/home/alice" "$MAILDIR_SRV"
+    printf 'alice:{PLAIN}secret:65534:65534::%s::\n' "$T/home/alice" \
+        >"$DC_DIR/passwd"
+    chmod 644 "$DC_DIR/passwd"
+    touch "$DC_LOG"
+
+    for _ in 1 2 3 4 5; do
+        # shellcheck disable=SC2046 # four numbers, split on purpose
+        set -- $(mh_free_ports 4)
+        [ $# = 4 ] || continue
+        POP3_PORT=$1 POP3S_PORT=$2 IMAP_PORT=$3 IMAPS_PORT=$4
+        export POP3_PORT POP3S_PORT IMAP_PORT IMAPS_PORT
+        dc_write_conf "$cert"
+        if ! dovecot -c "$T/dovecot.conf" 2>>"$DC_LOG"; then
+            continue
+        fi
+        ok=0
+        for _ in $(seq 1 100); do
+            pid=$(dc_pid)
+            if [ -n "$pid" ]; then
+                ok=1
+                for p in $POP3_PORT $POP3S_PORT $IMAP_PORT $IMAPS_PORT; do
+                    dc_listening "$p" "$pid" || ok=0
+                done
+                [ "$ok" = 1 ] && break
+                kill -0 "$pid" 2>/dev/null || break
+            fi
+            sleep 0.05
+        done
+        if [ "$ok" = 1 ]; then
+            DC_LOG_MARK=$(stat -c %s "$DC_LOG")
+            return 0
+        fi
+        dc_stop
+    done
+    echo "dc_start: dovecot did not start; its log:" >&2
+    tail -n 20 "$DC_LOG" >&2
+    return 1
+}
+
+# Is PID a live process?  A zombie is not: the daemonised master's parent
+# is whoever reaps orphans here, which may take its time.
+mh_pid_alive() {
+    local st
+    st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+    case $st in Z*) return 1 ;; esac
+    return 0
+}
+
+# Stops our dovecot by the pid in its master.pid and waits for it to exit.
+dc_stop() {
+    local pid
+    pid=$(dc_pid)
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 1 200); do
+        mh_pid_alive "$pid" || break
+        sleep 0.05
+    done
+    if mh_pid_alive "$pid"; then
+        echo "dc_stop: dovecot $pid ignored SIGTERM, killing it" >&2
+        kill -KILL "$pid" 2>/dev/null
+    fi
+    rm -f "$DC_DIR/run/master.pid"
+    DC_CERT=
+    return 0
+}
+
+dc_restart() {
+    dc_stop && dc_start "$@"
+}
+
+# dc_seed FILE...: puts copies of the message files into alice's new/.
+dc_seed() {
+    local f n=0
+    for f in "$@"; do
+        n=$((n + 1))
+        MH_SEED_SEQ=$((${MH_SEED_SEQ:-0} + 1))
+        local name
+        name="$(date +%s).M${MH_SEED_SEQ}P$$.mhseed"
+        cp -- "$f" "$MAILDIR_SRV/tmp/$name" || return 1
+        chown 65534:65534 "$MAILDIR_SRV/tmp/$name"
+        chmod 600 "$MAILDIR_SRV/tmp/$name"
+        mv -- "$MAILDIR_SRV/tmp/$name" "$MAILDIR_SRV/new/$name" || return 1
+    done
+}
+
+# Prints how many messages alice has on the server.
+dc_server_count() {
+    find "$MAILDIR_SRV/cur" "$MAILDIR_SRV/new" -maxdepth 1 -type f | wc -l
+}
+
+# Makes a connection of our own and waits until dovecot has logged it:
+# every line logged before is then in the file.  Prints nothing.
+dc_log_sync() {
+    "$MH_PYTHON" - "$POP3_PORT" "$DC_LOG" <<'EOF'
+import os, socket, sys, time
+port, log = int(sys.argv[1]), sys.argv[2]
+start = os.path.getsize(log)
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+me = s.getsockname()[1]
+f = s.makefile("rb")
+f.readline()
+s.sendall(b"QUIT\r\n")
+f.readline()
+s.close()
+# Our line: the first login-process line after START with our port.  It
+# carries a unique session id, so dc_log_new can drop exactly that line.
+tag = b"rport=%d," % me
+deadline = time.time() + 10
+while time.time() < deadline:
+    with open(log, "rb") as fh:
+        fh.seek(start)
+        for line in fh:
+            if tag in line and b"-login: " in line and line.endswith(b"\n"):
+                with open(log + ".probes", "ab") as p:
+                    p.write(line)
+                sys.exit(0)
+    time.sleep(0.02)
+sys.exit("dc_log_sync: dovecot did not log the probe connection")
+EOF
+}
+
+# Remembers the end of the log: dc_log_new shows what comes after.
+dc_log_mark() {
+    dc_log_sync || return 1
+    DC_LOG_MARK=$(stat -c %s "$DC_LOG")
+}
+
+# Prints the log lines since dc_log_mark, without our probe connections.
+dc_log_new() {
+    dc_log_sync || return 1
+    touch "$DC_LOG.probes"
+    tail -c +$((DC_LOG_MARK + 1)) "$DC_LOG" | grep -vxF -f "$DC_LOG.probes"
+    return 0
+}
+
+# dc_log_has REGEX: does a log line since dc_log_mark match REGEX?  If not,
+# says so and shows the new lines (on stderr, for t_ok's diagnostics).
+dc_log_has() {
+    local new
+    new=$(dc_log_new) || return 2
+    printf '%s\n' "$new" | grep -Eq -- "$1" && return 0
+    {
+        echo "no dovecot log line matches: $1"
+        echo "log lines since the mark:"
+        printf '%s\n' "${new:-(none)}"
+    } >&2
+    return 1
+}
+
+# dc_log_lacks REGEX: 0 when no log line since dc_log_mark matches REGEX;
+# otherwise 1, showing the lines that do (2: the log could not be synced).
+dc_log_lacks() {
+    local new
+    new=$(dc_log_new) || return 2
+    if printf '%s\n' "$new" | grep -E -- "$1"; then
+        return 1
+    fi
+    return 0
+}
+
+# The proofs the tests want, in the terms of the lines documented above.
+dc_no_connection() { dc_log_lacks '-login: '; }
+dc_no_login_attempt() { dc_log_lacks "user=<$1>|passwd-file\\($1,"; }
+
+# ---------------------------------------------------------------- mailhaul
+
+if [ -z "${MAILHAUL:-}" ]; then
+    MAILHAUL=${MAILHAUL_BUILDDIR:-$MH_LIB_DIR/../../build}/src/mailhaul
+fi
+MH_CONF=$T/mailhaul.conf
+
+# Quotes a libconfuse string.
+mh_quote() {
+    local s=$1
+    s=${s//\\/\\\\}
+    s=${s//\"/\\\"}
+    printf '"%s"' "$s"
+}
+
+# mh_config NAME [key=value...] [-- NAME2 [key=value...]]...
+# Writes $MH_CONF (mode 600).  Each account starts from the defaults below
+# (POP3S to our dovecot, Maildir $T/Maildir); key=value overrides, "key="
+# leaves the key out.  state_file= and log_level= set the global options.
+# Numbers and booleans are written bare, everything else quoted.
+mh_config() {
+    local global_state="$T/state.db" global_level="" name kv k v
+    local -a blocks=()
+    local block=""
+    while [ $# -gt 0 ]; do
+        name=$1
+        shift
+        local -A opt=(
+            [protocol]=pop3 [host]=127.0.0.1 [port]=$POP3S_PORT
+            [tls]=implicit [tls_ca_file]=$CA_FILE
+            [user]=$MAIL_USER [password]=$MAIL_PASS
+            [deliver]="maildir:$T/Maildir" [keep]=yes [timeout]=30
+        )
+        local -a order=(protocol host port tls tls_ca_file user password
+            deliver keep timeout)
+        while [ $# -gt 0 ] && [ "$1" != -- ]; do
+            kv=$1
+            shift
+            k=${kv%%=*}
+            v=${kv#*=}
+            case $k in
+            state_file) global_state=$v; continue ;;
+            log_level) global_level=$v; continue ;;
+            esac
+            [ -n "${opt[$k]+x}" ] || order+=("$k")
+            opt[$k]=$v
+        done
+        [ "${1:-}" = -- ] && shift
+        block="account $(mh_quote "$name") {"$'\n'
+        for k in "${order[@]}"; do
+            v=${opt[$k]}
+            [ -n "$v" ] || continue
+            case $k in
+            port | timeout | keep) ;;
+            *) v=$(mh_quote "$v") ;;
+            esac
+            block+="  $k = $v"$'\n'
+        done
+        block+="}"$'\n'
+        blocks+=("$block")
+        unset opt order
+    done
+    {
+        echo "# SPDX-License-Identifier: ISC"
+        [ -n "$global_state" ] && echo "state_file = $(mh_quote "$global_state")"
+        [ -n "$global_level" ] && echo "log_level = $(mh_quote "$global_level")"
+        printf '%s' "${blocks[@]}"
+    } >"$MH_CONF.tmp"
+    chmod 600 "$MH_CONF.tmp"
+    mv "$MH_CONF.tmp" "$MH_CONF"
+}
+
+# shellcheck disable=SC2034 # RC OUT ERR RSS are for the tests
+# mh_run [ARGS...]: runs mailhaul -c $MH_CONF ARGS with stdout in $T/out,
+# stderr in $T/err, the exit status in RC (124: killed after MH_TIMEOUT s).
+# MH_TIME=1: the peak RSS in KB goes to RSS.
+mh_run() {
+    local -a pre=(timeout -k 5 "${MH_TIMEOUT:-60}")
+    RSS=
+    if [ "${MH_TIME:-0}" = 1 ]; then
+        pre+=(/usr/bin/time -q -f %M -o "$T/rss")
+    fi
+    "${pre[@]}" "$MAILHAUL" -c "$MH_CONF" "$@" >"$T/out" 2>"$T/err"
+    RC=$?
+    if [ "${MH_TIME:-0}" = 1 ]; then
+        RSS=$(tail -n 1 "$T/rss" 2>/dev/null)
+    fi
+    OUT=$(cat "$T/out")
+    ERR=$(cat "$T/err")
+    return 0
+}
+
+# mh_require_binary: ends the test (one failure) if there is no binary.
+mh_require_binary() {
+    if [ ! -x "$MAILHAUL" ]; then
+        t_result 1 "mailhaul binary exists"
+        t_diag "no executable at $MAILHAUL (set MAILHAUL or MAILHAUL_BUILDDIR)"
+        t_done
+    fi
+}
+
+# Escapes STR for use in an ERE.
+re_escape() {
+    printf '%s' "$1" | sed 's/[][\\.*^$+?(){}|]/\\&/g'
+}
+
+# Prints the number of lines of TEXT (0 for empty).
+n_lines() {
+    if [ -z "$1" ]; then echo 0; else printf '%s\n' "$1" | wc -l; fi
+}
+
+# Shows the last mh_run's stdout and stderr as TAP diagnostics.
+mh_show_output() {
+    t_diag "stdout:" "${OUT:-(empty)}" "stderr:" "${ERR:-(empty)}"
+}
+
+# ---------------------------------------------------------------- oracle
+
+# expected_from_server DIR: downloads every message on the server with
+# python's poplib (plaintext POP3, no deletion) into DIR/<UIDL>, with LF
+# line ends: what mailhaul must archive byte for byte.  Logs in as alice,
+# so call it before dc_log_mark in tests that look for login attempts.
+expected_from_server() {
+    mkdir -p "$1" &&
+        "$MH_PYTHON" "$MH_LIB_DIR/pop3oracle.py" 127.0.0.1 "$POP3_PORT" \
+            "$MAIL_USER" "$MAIL_PASS" "$1"
+}
+
+# check_archive maildir|mbox PATH EXPECTED_DIR: exit 0 if the archive holds
+# exactly the expected messages, each once; otherwise says what differs.
+check_archive() {
+    "$MH_PYTHON" "$MH_LIB_DIR/archive.py" check "$@"
+}
+
+# archive_count maildir|mbox PATH: prints how many messages PATH holds.
+archive_count() {
+    "$MH_PYTHON" "$MH_LIB_DIR/archive.py" count "$@"
+}
+
+# archive_empty PATH: the archive does not exist or holds no message.
+archive_empty() {
+    if [ -d "$1" ]; then
+        [ -z "$(find "$1" -type f)" ] || {
+            echo "archive $1 holds files:"
+            find "$1" -type f
+            return 1
+        }
+    elif [ -e "$1" ]; then
+        [ ! -s "$1" ] || { echo "mbox $1 is not empty:"; head -c 300 "$1"; return 1; }
+    fi
+    return 0
+}
+
+# archive_digest PATH: a digest of a Maildir's file names and contents, or
+# of an mbox file; equal digests mean the archive was not touched.
+archive_digest() {
+    if [ -d "$1" ]; then
+        (cd "$1" && find . -type f -print0 | sort -z |
+            xargs -0r sha256sum) | sha256sum | cut -d' ' -f1
+    elif [ -e "$1" ]; then
+        sha256sum <"$1" | cut -d' ' -f1
+    else
+        echo absent
+    fi
+}
+
+# Seeds: tests/integration/mkseed writes the standard message set.
+mh_mkseed() {
+    "$MH_PYTHON" "$MH_LIB_DIR/mkseed" "$@"
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
+# tls = none on the plain POP3 port: works, and really is plaintext.
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+mh_require_binary
+
+dc_start || exit 1
+mh_mkseed "$T/seed"
+dc_seed "$T"/seed/*
+n=$(find "$T/seed" -type f | wc -l)
+expected_from_server "$T/exp" >/dev/null
+
+md=$T/Maildir
+mh_config plain tls=none port="$POP3_PORT" tls_ca_file= deliver="maildir:$md"
+dc_log_mark
+mh_run
+t_rc 0 "run exits 0"
+t_ok "Maildir holds every message exactly once, byte for byte" \
+    check_archive maildir "$md" "$T/exp"
+t_eq "$(dc_server_count)" "$n" "every message is still on the server"
+t_match "$OUT" \
+    "^plain: $n new \(.*\) archived to $(re_escape "maildir:$md"), 0 deleted, $n kept on server\$" \
+    "summary line on stdout"
+t_ok "dovecot saw a plaintext login on the plain port" \
+    dc_log_has "pop3-login: Info: Login: user=<alice>, .*lport=$POP3_PORT, .*, secured, "
+
+t_done
