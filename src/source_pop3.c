@@ -462,18 +462,20 @@ static int pop3_stls(struct source *s, enum util_fail *fail_r, char **err_r)
 		return -1;
 	}
 	int r = mailpop3_stls(s->pop3);
+	/* libetpan refuses a go-ahead with bytes behind it, but reports it
+	 * like a refusal: say what really happened. */
+	if (s->stream->read_buffer_len != 0) {
+		set_err(fail_r, err_r, UTIL_FAIL_AUTH,
+			xstrdup("server sent data before the TLS handshake "
+				"(possible injection attack); not logging in"));
+		return -1;
+	}
 	if (r != MAILPOP3_NO_ERROR) {
 		set_err(fail_r, err_r, UTIL_FAIL_AUTH,
 			xasprintf("server refused STLS: %s",
 				  s->pop3->pop3_response != NULL
 					  ? s->pop3->pop3_response
 					  : "no reply"));
-		return -1;
-	}
-	if (s->stream->read_buffer_len != 0) {
-		set_err(fail_r, err_r, UTIL_FAIL_AUTH,
-			xstrdup("server sent data before the TLS handshake "
-				"(possible injection attack); not logging in"));
 		return -1;
 	}
 	plain = mailstream_get_low(s->stream);
