@@ -23,7 +23,6 @@
 #include "sink_maildir.h"
 #include "util.h"
 
-#define MAILDIR_BUF_SIZE (64 * 1024)
 /* Room kept after a unique name for ",S=<size>". */
 #define SIZE_SUFFIX_MAX 24
 /* Names are unique by construction; retrying covers a clock set back
@@ -39,11 +38,9 @@ struct maildir {
 	int fd;			 /* the tmp/ file, or -1 */
 	char name[NAME_MAX + 1]; /* the message's name under tmp/ */
 	uint64_t size;
-	int werrno;   /* errno of a failed write, 0 if none */
 	char **ended; /* names under new/ since the last commit */
 	size_t n_ended, cap_ended;
-	size_t buf_len;
-	unsigned char buf[MAILDIR_BUF_SIZE];
+	struct util_wbuf out;
 };
 
 /* The Q part of names: unique per process, shared by every sink and
@@ -157,22 +154,7 @@ static int maildir_begin(struct sink *s, char **err_r)
 	}
 	m->in_msg = true;
 	m->size = 0;
-	m->buf_len = 0;
-	m->werrno = 0;
-	return 0;
-}
-
-static int maildir_flush(struct maildir *m)
-{
-	if (m->werrno != 0)
-		return -1;
-	if (m->buf_len == 0)
-		return 0;
-	if (util_write_all(m->fd, m->buf, m->buf_len) < 0) {
-		m->werrno = errno;
-		return -1;
-	}
-	m->buf_len = 0;
+	util_wbuf_reset(&m->out, m->fd);
 	return 0;
 }
 
@@ -187,27 +169,15 @@ static int maildir_write(struct sink *s, const void *buf, size_t len,
 			 char **err_r)
 {
 	struct maildir *m = (struct maildir *)s;
-	const unsigned char *p = buf;
 
 	if (!m->in_msg) {
 		*err_r = xasprintf("maildir %s: write: no message in progress",
 				   m->path);
 		return -1;
 	}
-	while (len > 0) {
-		if (m->buf_len == sizeof(m->buf) && maildir_flush(m) < 0)
-			break;
-		size_t n = sizeof(m->buf) - m->buf_len;
-		if (n > len)
-			n = len;
-		memcpy(m->buf + m->buf_len, p, n);
-		m->buf_len += n;
-		m->size += n;
-		p += n;
-		len -= n;
-	}
-	if (m->werrno != 0)
-		return tmp_error(m, "write", m->werrno, err_r);
+	m->size += len;
+	if (util_wbuf_put(&m->out, buf, len) < 0)
+		return tmp_error(m, "write", m->out.werrno, err_r);
 	return 0;
 }
 
@@ -292,8 +262,8 @@ static int maildir_end(struct sink *s, char **location_r, char **err_r)
 				   m->path);
 		return -1;
 	}
-	if (maildir_flush(m) < 0) {
-		tmp_error(m, "write", m->werrno, err_r);
+	if (util_wbuf_flush(&m->out) < 0) {
+		tmp_error(m, "write", m->out.werrno, err_r);
 		goto fail;
 	}
 	if (fsync(m->fd) < 0) {

@@ -20,7 +20,6 @@
 #include "sink_mbox.h"
 #include "util.h"
 
-#define MBOX_BUF_SIZE (64 * 1024)
 #define LOCK_TRIES 10
 #define DOTLOCK_STALE_SECS (5 * 60)
 
@@ -51,9 +50,7 @@ struct mbox {
 	uint64_t msg_bytes;
 	unsigned char last; /* last byte of the message so far */
 	struct sink_mbox_quoter q;
-	int werrno; /* errno of a failed write, 0 if none */
-	size_t buf_len;
-	unsigned char buf[MBOX_BUF_SIZE];
+	struct util_wbuf out;
 };
 
 /* ---- From_ line and sender ------------------------------------------- */
@@ -271,44 +268,18 @@ char *sink_mbox_unquote(const void *buf, size_t len, size_t *len_r)
 
 /* ---- buffered output -------------------------------------------------- */
 
-static int buf_flush(struct mbox *m)
-{
-	if (m->werrno != 0)
-		return -1;
-	if (m->buf_len == 0)
-		return 0;
-	if (util_write_all(m->fd, m->buf, m->buf_len) < 0) {
-		m->werrno = errno;
-		return -1;
-	}
-	m->buf_len = 0;
-	return 0;
-}
-
 /* Output callback of the quoter: appends to the write buffer. */
 static int buf_put(void *ctx, const void *data, size_t len)
 {
 	struct mbox *m = ctx;
-	const unsigned char *p = data;
-
-	while (len > 0) {
-		if (m->buf_len == sizeof(m->buf) && buf_flush(m) < 0)
-			return -1;
-		size_t n = sizeof(m->buf) - m->buf_len;
-		if (n > len)
-			n = len;
-		memcpy(m->buf + m->buf_len, p, n);
-		m->buf_len += n;
-		p += n;
-		len -= n;
-	}
-	return m->werrno != 0 ? -1 : 0;
+	return util_wbuf_put(&m->out, data, len);
 }
 
 static int write_error(struct mbox *m, char **err_r)
 {
 	*err_r = xasprintf("mbox %s: write: %s", m->path,
-			   strerror(m->werrno != 0 ? m->werrno : EIO));
+			   strerror(m->out.werrno != 0 ? m->out.werrno
+						       : EIO));
 	return -1;
 }
 
@@ -316,8 +287,7 @@ static int write_error(struct mbox *m, char **err_r)
  * sink broken: nothing more is committed until a truncate succeeds. */
 static int mbox_truncate(struct mbox *m, off_t len)
 {
-	m->buf_len = 0;
-	m->werrno = 0;
+	util_wbuf_reset(&m->out, m->fd);
 	if (ftruncate(m->fd, len) < 0 || fsync(m->fd) < 0) {
 		free(m->broken);
 		m->broken = xasprintf("mbox %s: truncate to %lld: %s", m->path,
@@ -643,8 +613,7 @@ static int mbox_begin(struct sink *s, char **err_r)
 	m->hdr_done = m->hdr_overflow = false;
 	m->hdr_bol = true; /* an empty first line: no header at all */
 	m->msg_bytes = 0;
-	m->buf_len = 0;
-	m->werrno = 0;
+	util_wbuf_reset(&m->out, m->fd);
 	sink_mbox_quoter_init(&m->q, false);
 	return 0;
 }
@@ -687,7 +656,7 @@ static int mbox_start_body(struct mbox *m)
 		sink_mbox_sender(m->hdr, m->hdr_len, sender, sizeof(sender));
 	int n = sink_mbox_from_line(line, sizeof(line), sender, time(NULL));
 	if (n < 0) {
-		m->werrno = EOVERFLOW;
+		m->out.werrno = EOVERFLOW;
 		return -1;
 	}
 	m->from_off = m->msg_start + m->sep;
@@ -706,7 +675,7 @@ static int mbox_write(struct sink *s, const void *buf, size_t len, char **err_r)
 				   m->path);
 		return -1;
 	}
-	if (m->werrno != 0)
+	if (m->out.werrno != 0)
 		return write_error(m, err_r);
 	if (len == 0)
 		return 0;
@@ -758,7 +727,7 @@ static int mbox_end(struct sink *s, char **location_r, char **err_r)
 		goto fail;
 	if (m->msg_bytes > 0 && m->last != '\n' && buf_put(m, "\n", 1) < 0)
 		goto fail;
-	if (buf_put(m, "\n", 1) < 0 || buf_flush(m) < 0)
+	if (buf_put(m, "\n", 1) < 0 || util_wbuf_flush(&m->out) < 0)
 		goto fail;
 	m->in_msg = false;
 	m->n_ended++;

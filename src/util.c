@@ -204,6 +204,43 @@ int util_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+void util_wbuf_reset(struct util_wbuf *b, int fd)
+{
+	b->fd = fd;
+	b->werrno = 0;
+	b->len = 0;
+}
+
+int util_wbuf_flush(struct util_wbuf *b)
+{
+	if (b->werrno != 0)
+		return -1;
+	if (b->len > 0 && util_write_all(b->fd, b->buf, b->len) < 0) {
+		b->werrno = errno;
+		return -1;
+	}
+	b->len = 0;
+	return 0;
+}
+
+int util_wbuf_put(struct util_wbuf *b, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	while (len > 0) {
+		if (b->len == sizeof(b->buf) && util_wbuf_flush(b) < 0)
+			return -1;
+		size_t n = sizeof(b->buf) - b->len;
+		if (n > len)
+			n = len;
+		memcpy(b->buf + b->len, p, n);
+		b->len += n;
+		p += n;
+		len -= n;
+	}
+	return b->werrno != 0 ? -1 : 0;
+}
+
 int util_mkdir_p(const char *path, mode_t mode)
 {
 	char *copy = xstrdup(path);

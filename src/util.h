@@ -48,6 +48,24 @@ void util_argv_free(char ***argv);
 /* Writes all of BUF, retrying on EINTR and short writes.  0 or -1 (errno). */
 int util_write_all(int fd, const void *buf, size_t len);
 
+/* A write buffer in front of a file descriptor.  After a failed write it
+ * keeps the errno in werrno and refuses more until reset. */
+#define UTIL_WBUF_SIZE (64 * 1024)
+struct util_wbuf {
+	int fd;
+	int werrno;     /* errno of a failed write, 0 if none */
+	size_t len;
+	unsigned char buf[UTIL_WBUF_SIZE];
+};
+
+/* Empties the buffer, clears its error and points it at FD. */
+void util_wbuf_reset(struct util_wbuf *b, int fd);
+/* Buffers LEN bytes of DATA, writing out full buffers.  0, or -1 with
+ * b->werrno set. */
+int util_wbuf_put(struct util_wbuf *b, const void *data, size_t len);
+/* Writes out what is buffered.  0, or -1 with b->werrno set. */
+int util_wbuf_flush(struct util_wbuf *b);
+
 /* Creates PATH and missing parents with MODE.  0 or -1 (errno). */
 int util_mkdir_p(const char *path, mode_t mode);
 

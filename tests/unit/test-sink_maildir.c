@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "sink_maildir.h"
+#include "sinktest.h"
 #include "tap.h"
 #include "util.h"
 
@@ -45,15 +46,6 @@ static char *read_all(const char *path, size_t *len_r)
 	fclose(f);
 	*len_r = len;
 	return p != NULL ? p : xstrdup("");
-}
-
-static void write_file(const char *path, const char *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	if (f == NULL || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
-		perror(path);
-		exit(99);
-	}
 }
 
 /* Number of entries in DIR, "." and ".." aside; -1 if it cannot be read. */
@@ -88,49 +80,6 @@ static bool is_dir_0700(const char *md, const char *sub)
 		  (st.st_mode & 0777) == 0700;
 	free(p);
 	return ok;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static char *make_tmpdir(void)
-{
-	const char *base = getenv("TMPDIR");
-	char *dir = xasprintf("%s/mailhaul-test-XXXXXX",
-			      base != NULL && *base != '\0' ? base : "/tmp");
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
-		exit(99);
-	}
-	return dir;
-}
-
-/* Delivers MSG in pieces of CHUNK bytes; returns the location (caller
- * frees), or NULL after printing the error. */
-static char *deliver(struct sink *s, const char *msg, size_t len, size_t chunk)
-{
-	char *err = NULL, *loc = NULL;
-
-	if (s->ops->begin(s, &err) < 0)
-		goto fail;
-	for (size_t i = 0; i < len; i += chunk) {
-		size_t n = len - i < chunk ? len - i : chunk;
-		if (s->ops->write(s, msg + i, n, &err) < 0)
-			goto fail;
-	}
-	if (s->ops->end(s, &loc, &err) < 0)
-		goto fail;
-	return loc;
-fail:
-	printf("# deliver: %s\n", err);
-	free(err);
-	return NULL;
 }
 
 /* ---- names ------------------------------------------------------------ */

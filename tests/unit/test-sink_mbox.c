@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "sink_mbox.h"
+#include "sinktest.h"
 #include "tap.h"
 #include "util.h"
 
@@ -102,15 +103,6 @@ static char *read_all(const char *path, size_t *len_r)
 	return b.p;
 }
 
-static void write_file(const char *path, const char *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	if (f == NULL || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
-		perror(path);
-		exit(99);
-	}
-}
-
 static off_t file_size(const char *path)
 {
 	struct stat st;
@@ -120,49 +112,6 @@ static off_t file_size(const char *path)
 static bool exists(const char *path)
 {
 	return access(path, F_OK) == 0;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static char *make_tmpdir(void)
-{
-	const char *base = getenv("TMPDIR");
-	char *dir = xasprintf("%s/mailhaul-test-XXXXXX",
-			      base != NULL && *base != '\0' ? base : "/tmp");
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
-		exit(99);
-	}
-	return dir;
-}
-
-/* Delivers MSG through the sink in pieces of CHUNK bytes; returns the
- * location (caller frees) or NULL. */
-static char *deliver(struct sink *s, const char *msg, size_t len, size_t chunk)
-{
-	char *err = NULL, *loc = NULL;
-
-	if (s->ops->begin(s, &err) < 0)
-		goto fail;
-	for (size_t i = 0; i < len; i += chunk) {
-		size_t n = len - i < chunk ? len - i : chunk;
-		if (s->ops->write(s, msg + i, n, &err) < 0)
-			goto fail;
-	}
-	if (s->ops->end(s, &loc, &err) < 0)
-		goto fail;
-	return loc;
-fail:
-	printf("# deliver: %s\n", err);
-	free(err);
-	return NULL;
 }
 
 /* ---- quoting ---------------------------------------------------------- */
