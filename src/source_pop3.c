@@ -492,6 +492,9 @@ static int pop3_login(struct source *s, const char *password,
 	int r = mailpop3_user(s->pop3, s->acct->user);
 	if (r == MAILPOP3_NO_ERROR)
 		r = mailpop3_pass(s->pop3, password);
+	/* libetpan marks the stream private for PASS and leaves it so: the
+	 * trace would mask every later command. */
+	mailstream_set_privacy(s->stream, 1);
 	if (r == MAILPOP3_NO_ERROR)
 		return 0;
 	if (r == MAILPOP3_ERROR_STREAM) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: ISC
-# tls = none on the plain POP3 port: works, and really is plaintext.
+# tls = none on the plain POP3 port: works, and really is plaintext; -vv
+# traces the protocol without showing the password.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 mh_require_binary
@@ -24,5 +25,18 @@ t_match "$OUT" \
     "summary line on stdout"
 t_ok "dovecot saw a plaintext login on the plain port" \
     dc_log_has "pop3-login: Info: Login: user=<alice>, .*lport=$POP3_PORT, .*, secured, "
+
+# -vv: a protocol trace on stderr, with the credentials masked.  A fresh
+# server with a password that no message body contains.
+dc_restart || exit 1
+sed -i "s/^alice:{PLAIN}[^:]*:/alice:{PLAIN}hunter2-secret:/" "$DC_DIR/passwd"
+mh_config plain tls=none port="$POP3_PORT" tls_ca_file= deliver="maildir:$md" \
+    password=hunter2-secret
+rm -f "$T"/state.db*
+rm -rf "$md"
+mh_run -vv
+t_match "$ERR" "^mailhaul: plain: > RETR 1" "-vv traces the commands"
+t_match "$ERR" "^mailhaul: plain: > \\*\\*\\*\\*\$" "-vv masks the credentials"
+t_nomatch "$ERR" "hunter2-secret" "-vv never shows the password"
 
 t_done
