@@ -445,6 +445,18 @@ dc_restart() {
     dc_stop && dc_start "$@"
 }
 
+# dc_start_seeded: starts dovecot with the standard seed messages in
+# alice's mailbox, sets N to their count and writes what the oracle reads
+# from the server into $T/exp (one check: the oracle sees all N).
+dc_start_seeded() {
+    dc_start || exit 1
+    mh_mkseed "$T/seed"
+    dc_seed "$T"/seed/*
+    N=$(find "$T/seed" -type f | wc -l)
+    expected_from_server "$T/exp" >/dev/null
+    t_eq "$(find "$T/exp" -type f | wc -l)" "$N" "oracle sees the $N seeded messages"
+}
+
 # dc_seed FILE...: puts copies of the message files into alice's new/.
 dc_seed() {
     local f n=0

@@ -7,12 +7,8 @@
 . "$(dirname "$0")/lib.sh"
 mh_require_binary
 
-dc_start || exit 1
-mh_mkseed "$T/seed"
-dc_seed "$T"/seed/*
-n=$(find "$T/seed" -type f | wc -l)
-expected_from_server "$T/exp" >/dev/null
-t_eq "$(find "$T/exp" -type f | wc -l)" "$n" "oracle sees the $n seeded messages"
+dc_start_seeded
+n=$N
 
 md=$T/Maildir
 mh_config work tls=implicit port="$POP3S_PORT" deliver="maildir:$md" keep=yes

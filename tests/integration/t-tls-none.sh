@@ -6,11 +6,8 @@
 . "$(dirname "$0")/lib.sh"
 mh_require_binary
 
-dc_start || exit 1
-mh_mkseed "$T/seed"
-dc_seed "$T"/seed/*
-n=$(find "$T/seed" -type f | wc -l)
-expected_from_server "$T/exp" >/dev/null
+dc_start_seeded
+n=$N
 
 md=$T/Maildir
 mh_config plain tls=none port="$POP3_PORT" tls_ca_file= deliver="maildir:$md"
