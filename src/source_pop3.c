@@ -24,7 +24,7 @@ struct source {
 	mailpop3 *pop3;
 	mailstream *stream;        /* owned by pop3 once connected */
 	bool pipelining;
-	bool has_uidl_capa;
+	bool stls;
 	struct source_listing listing;
 	char in[POP3_BUF];         /* our reader, used after login */
 	size_t in_pos, in_len;
@@ -412,12 +412,13 @@ static void pop3_trace(mailpop3 *p, int type, const char *str, size_t size,
 		  size > sizeof(buf) - 1 ? " ..." : "");
 }
 
+/* Reads CAPA into the flags we act on; a server without CAPA has none. */
 static void read_capabilities(struct source *s)
 {
 	clist *caps = NULL;
 
 	s->pipelining = false;
-	s->has_uidl_capa = false;
+	s->stls = false;
 	if (mailpop3_capa(s->pop3, &caps) != MAILPOP3_NO_ERROR)
 		return;
 	for (clistiter *it = clist_begin(caps); it != NULL;
@@ -425,27 +426,10 @@ static void read_capabilities(struct source *s)
 		struct mailpop3_capa *c = clist_content(it);
 		if (strcasecmp(c->cap_name, "PIPELINING") == 0)
 			s->pipelining = true;
-		else if (strcasecmp(c->cap_name, "UIDL") == 0)
-			s->has_uidl_capa = true;
+		else if (strcasecmp(c->cap_name, "STLS") == 0)
+			s->stls = true;
 	}
 	mailpop3_capa_resp_free(caps);
-}
-
-static bool capa_has(struct source *s, const char *name)
-{
-	clist *caps = NULL;
-	bool found = false;
-
-	if (mailpop3_capa(s->pop3, &caps) != MAILPOP3_NO_ERROR)
-		return false;
-	for (clistiter *it = clist_begin(caps); it != NULL;
-	     it = clist_next(it)) {
-		struct mailpop3_capa *c = clist_content(it);
-		if (strcasecmp(c->cap_name, name) == 0)
-			found = true;
-	}
-	mailpop3_capa_resp_free(caps);
-	return found;
 }
 
 /* STLS is mandatory once configured: a missing capability, a refusal or
@@ -455,7 +439,8 @@ static int pop3_stls(struct source *s, enum util_fail *fail_r, char **err_r)
 {
 	mailstream_low *plain, *secure;
 
-	if (!capa_has(s, "STLS")) {
+	read_capabilities(s);
+	if (!s->stls) {
 		set_err(fail_r, err_r, UTIL_FAIL_AUTH,
 			xstrdup("server does not offer STLS (tls = starttls); "
 				"not logging in without TLS"));
