@@ -21,6 +21,7 @@
 #include <confuse.h>
 
 #include "conf.h"
+#include "mutf7.h"
 #include "util.h"
 
 /* A config file larger than this is a mistake, not a config. */
@@ -44,7 +45,21 @@ static const char *const tls_names[] = {
 static const char *const target_names[] = {
     [CONF_TARGET_MAILDIR] = "maildir",
     [CONF_TARGET_MBOX] = "mbox",
+    [CONF_TARGET_MBOXDIR] = "mboxdir",
     NULL,
+};
+
+static const char *const layout_names[] = {
+    [CONF_LAYOUT_FLAT] = "flat",
+    [CONF_LAYOUT_MAILDIRPP] = "maildir++",
+    [CONF_LAYOUT_TREE] = "tree",
+    NULL,
+};
+
+/* Options that mean something for IMAP accounts only. */
+static const char *const imap_only_options[] = {
+    "folders", "folder_layout", "keep_flags", "expunge_without_uidplus",
+    "move_to",
 };
 
 static const char *const log_level_names[] = {
@@ -507,6 +522,12 @@ static int parse_tls(cfg_t *cfg, cfg_opt_t *opt, const char *value,
 	return parse_enum(cfg, opt, value, tls_names, result);
 }
 
+static int parse_layout(cfg_t *cfg, cfg_opt_t *opt, const char *value,
+			void *result)
+{
+	return parse_enum(cfg, opt, value, layout_names, result);
+}
+
 static int parse_log_level(cfg_t *cfg, cfg_opt_t *opt, const char *value,
 			   void *result)
 {
@@ -575,8 +596,8 @@ static int parse_deliver(const char *s, enum conf_target *target_r,
 	if (colon != NULL && colon[1] == '\0')
 		*err_r = xasprintf("\"%s\" has no path", s);
 	else
-		*err_r = xasprintf("\"%s\" is not \"maildir:PATH\" or "
-				   "\"mbox:PATH\"",
+		*err_r = xasprintf("\"%s\" is not \"maildir:PATH\", "
+				   "\"mbox:PATH\" or \"mboxdir:PATH\"",
 				   s);
 	return -1;
 }
@@ -663,6 +684,48 @@ static void check_deliver(cfg_t *cfg, cfg_opt_t *opt)
 	free(err);
 }
 
+/* A folder name or pattern: UTF-8 as written, no control characters. */
+static void check_folder_name(cfg_t *cfg, const char *opt, const char *v)
+{
+	char *enc = NULL, *err = NULL;
+
+	if (*v == '\0') {
+		parse_error(cfg, "%s: an empty folder name", opt);
+		return;
+	}
+	for (const char *p = v; *p != '\0'; p++)
+		if (iscntrl((unsigned char)*p)) {
+			parse_error(cfg, "%s: folder name \"%s\" contains a "
+					 "control character",
+				    opt, v);
+			return;
+		}
+	if (mutf7_encode(v, &enc, &err) < 0)
+		parse_error(cfg, "%s: folder name \"%s\": %s", opt, v, err);
+	free(enc);
+	free(err);
+}
+
+/* libconfuse calls this once per value added: check the newest. */
+static void check_folders(cfg_t *cfg, cfg_opt_t *opt)
+{
+	unsigned n = cfg_opt_size(opt);
+
+	if (n > 0)
+		check_folder_name(cfg, opt->name, cfg_opt_getnstr(opt, n - 1));
+}
+
+static void check_move_to(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v = cfg_opt_getnstr(opt, 0);
+
+	if (strpbrk(v, "*%") != NULL)
+		parse_error(cfg, "%s: \"%s\" is a pattern, not a folder",
+			    opt->name, v);
+	else
+		check_folder_name(cfg, opt->name, v);
+}
+
 /* Checks beyond the type, by option name. */
 static const struct {
 	const char *name;
@@ -675,6 +738,8 @@ static const struct {
     {"password", check_password},
     {"password_command", check_password_command},
     {"deliver", check_deliver},
+    {"folders", check_folders},
+    {"move_to", check_move_to},
 };
 
 /* Refuses an option given twice in one block (or twice at top level):
@@ -706,9 +771,9 @@ static int validate_option(cfg_t *cfg, cfg_opt_t *opt)
 {
 	struct conf_parse *ctx = parse_ctx;
 
-	if (!check_once(ctx, cfg, opt))
+	if ((opt->flags & CFGF_LIST) == 0 && !check_once(ctx, cfg, opt))
 		return 0;
-	if (opt->type == CFGT_STR) {
+	if (opt->type == CFGT_STR && (opt->flags & CFGF_LIST) == 0) {
 		const char *v = cfg_opt_getnstr(opt, 0);
 		if (v == NULL || *v == '\0') {
 			parse_error(cfg,
@@ -772,6 +837,12 @@ static cfg_t *schema_new(void)
 	    CFG_STR("deliver", NULL, CFGF_NODEFAULT),
 	    CFG_BOOL("keep", cfg_true, CFGF_NONE),
 	    CFG_INT("timeout", 60, CFGF_NONE),
+	    CFG_STR_LIST("folders", "{INBOX}", CFGF_NONE),
+	    CFG_INT_CB("folder_layout", CONF_LAYOUT_FLAT, CFGF_NONE,
+		       parse_layout),
+	    CFG_BOOL("keep_flags", cfg_false, CFGF_NONE),
+	    CFG_BOOL("expunge_without_uidplus", cfg_false, CFGF_NONE),
+	    CFG_STR("move_to", NULL, CFGF_NODEFAULT),
 	    CFG_END(),
 	};
 	cfg_opt_t opts[] = {
@@ -877,7 +948,46 @@ static void account_fill(cfg_t *sec, struct conf_account *a)
 	a->deliver = get_str(sec, "deliver", false);
 	a->keep = cfg_getbool(sec, "keep");
 	a->timeout = (int)cfg_getint(sec, "timeout");
+	a->layout = (enum conf_layout)cfg_getint(sec, "folder_layout");
+	a->n_folders = cfg_size(sec, "folders");
+	a->folders = xcalloc(a->n_folders + 1, sizeof(*a->folders));
+	for (size_t i = 0; i < a->n_folders; i++)
+		a->folders[i] = xstrdup(cfg_getnstr(sec, "folders", (unsigned)i));
+	a->keep_flags = cfg_getbool(sec, "keep_flags");
+	a->expunge_without_uidplus =
+	    cfg_getbool(sec, "expunge_without_uidplus");
+	a->move_to = get_str(sec, "move_to", false);
 	account_fill_checked(sec, a);
+}
+
+/* Was option NAME written in the block (not just defaulted)? */
+static bool sec_option_set(cfg_t *sec, const char *name)
+{
+	cfg_opt_t *opt = cfg_getopt(sec, name);
+
+	return opt != NULL && (opt->flags & CFGF_MODIFIED) != 0;
+}
+
+/* Options that only make sense together. */
+static void check_combinations(struct conf_parse *ctx, cfg_t *sec,
+			       const struct conf_account *a)
+{
+	if (a->protocol != CONF_PROTOCOL_IMAP)
+		for (size_t i = 0; i < sizeof(imap_only_options) /
+					   sizeof(*imap_only_options);
+		     i++)
+			if (sec_option_set(sec, imap_only_options[i]))
+				block_error(ctx, sec,
+					    "option \"%s\" applies to IMAP "
+					    "accounts only",
+					    imap_only_options[i]);
+	if (a->protocol == CONF_PROTOCOL_IMAP && a->n_folders == 0)
+		block_error(ctx, sec, "folders: the list is empty");
+	if (sec_option_set(sec, "folder_layout") &&
+	    a->target != CONF_TARGET_MAILDIR && a->target_path != NULL)
+		block_error(ctx, sec,
+			    "folder_layout applies to maildir targets only; "
+			    "for one mbox file per folder use \"mboxdir:DIR\"");
 }
 
 static void conf_fill(struct conf_parse *ctx, struct conf *conf)
@@ -897,6 +1007,7 @@ static void conf_fill(struct conf_parse *ctx, struct conf *conf)
 		check_title(ctx, sec);
 		check_required(ctx, sec);
 		account_fill(sec, &conf->accounts[i]);
+		check_combinations(ctx, sec, &conf->accounts[i]);
 		conf->accounts[i].line =
 		    file_map_block(m, file_map_line(m, sec->line));
 	}
@@ -1121,6 +1232,10 @@ static void account_clear(struct conf_account *a)
 	free(a->password_command);
 	free(a->target_path);
 	free(a->deliver);
+	for (size_t i = 0; i < a->n_folders; i++)
+		free(a->folders[i]);
+	free(a->folders);
+	free(a->move_to);
 	explicit_bzero(a, sizeof(*a));
 }
 

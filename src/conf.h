@@ -23,6 +23,14 @@ enum conf_tls {
 enum conf_target {
 	CONF_TARGET_MAILDIR = 0,
 	CONF_TARGET_MBOX,
+	CONF_TARGET_MBOXDIR,       /* one mbox file per folder under a dir */
+};
+
+/* How IMAP folders map into a Maildir target. */
+enum conf_layout {
+	CONF_LAYOUT_FLAT = 0,      /* every folder into the one Maildir */
+	CONF_LAYOUT_MAILDIRPP,     /* .Lists.dev/ subfolders (Maildir++) */
+	CONF_LAYOUT_TREE,          /* Lists/dev/ nested Maildirs */
 };
 
 struct conf_account {
@@ -40,6 +48,12 @@ struct conf_account {
 	enum conf_target target;
 	char *target_path;         /* "~" expanded */
 	char *deliver;             /* as written, for messages */
+	enum conf_layout layout;   /* folder_layout (Maildir only) */
+	char **folders;            /* IMAP names and LIST patterns, UTF-8 */
+	size_t n_folders;          /* at least 1 ("INBOX") for IMAP */
+	bool keep_flags;           /* server flags -> Maildir info */
+	bool expunge_without_uidplus;
+	char *move_to;             /* IMAP folder (UTF-8) or NULL */
 	bool keep;
 	int timeout;               /* seconds, for every network wait */
 	int line;                  /* where the account block starts */

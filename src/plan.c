@@ -18,11 +18,11 @@ int plan_make(const struct plan_msg *msgs, size_t n,
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
+		bool keep = rules->keep || msgs[i].no_delete;
 		if (msgs[i].seen)
-			actions[i] = rules->keep ? PLAN_SKIP : PLAN_DELETE;
+			actions[i] = keep ? PLAN_SKIP : PLAN_DELETE;
 		else
-			actions[i] = rules->keep ? PLAN_FETCH
-						 : PLAN_FETCH_DELETE;
+			actions[i] = keep ? PLAN_FETCH : PLAN_FETCH_DELETE;
 	}
 	return 0;
 }

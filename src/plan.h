@@ -12,6 +12,8 @@
 /* One listed message as plan sees it. */
 struct plan_msg {
 	bool seen;      /* a durable record says it is archived */
+	bool no_delete; /* never delete it (another client flagged it
+			 * \Deleted; its folder changed UIDVALIDITY) */
 };
 
 struct plan_rules {

@@ -32,6 +32,10 @@ static void print_summary(const struct conf_account *a,
 	       " deleted, %" PRIu64 " kept on server\n",
 	       a->name, r->new_msgs, bytes, a->deliver, r->deleted,
 	       r->on_server);
+	if (r->rekeyed > 0)
+		printf("%s: %" PRIu64 " messages were already archived and "
+		       "were matched by content after a UIDVALIDITY change\n",
+		       a->name, r->rekeyed);
 	fflush(stdout);
 }
 

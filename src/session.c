@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 #include "config.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -8,6 +9,7 @@
 #include <openssl/evp.h>
 
 #include "auth.h"
+#include "folder.h"
 #include "log.h"
 #include "plan.h"
 #include "session.h"
@@ -26,9 +28,18 @@ struct session {
 	struct session_result *res;
 	const struct source_ops *src_ops;
 	struct source *src;
+	/* the folder being polled */
+	const struct source_folder *folder;
+	struct source_folder_info info;
+	bool rekey;                   /* its UIDVALIDITY changed */
+	bool folder_clean;            /* every listed message was handled */
+	uint64_t highest_uid;
 	const struct source_listing *listing;
 	enum plan_action *actions;
+	size_t planned;               /* messages the plan fetches */
+	/* the sink of the folder; folders sharing a path share it */
 	struct sink *sink;
+	char *sink_path;
 	char *target;                 /* "maildir:/abs/path" */
 	/* the message streaming in */
 	bool in_msg;
@@ -36,17 +47,19 @@ struct session {
 	bool in_header;
 	char last;                    /* last byte seen, for "\n\n" */
 	uint64_t msg_bytes;
-	/* ended but not yet durable */
+	/* ended (or re-keyed) but not yet durable */
 	struct state_record batch[BATCH_MSGS];
 	size_t batch_idx[BATCH_MSGS]; /* listing positions of the batch */
+	bool batch_rekeyed[BATCH_MSGS];
 	size_t batch_n;
 	uint64_t batch_bytes;
-	/* recorded messages the plan wants deleted */
+	/* recorded messages the plan wants deleted, in this folder */
 	size_t *del;
 	size_t del_n;
+	uint64_t pending_deletes;     /* marked, removed only at close */
 	/* progress */
 	uint64_t total_msgs, total_bytes, done_msgs, done_bytes, shown_bytes;
-	char *error;                  /* first local failure, if any */
+	char *error;                  /* first failure, if any */
 };
 
 static void session_fail(struct session *s, enum util_fail f, char *msg)
@@ -57,6 +70,20 @@ static void session_fail(struct session *s, enum util_fail f, char *msg)
 	} else {
 		free(msg);
 	}
+}
+
+/* A failure that concerns one folder: prefixed with its name where the
+ * source has folders. */
+static void folder_fail(struct session *s, enum util_fail f, char *msg)
+{
+	if (s->folder != NULL && s->folder->name[0] != '\0') {
+		char *m = xasprintf("folder \"%s\": %s", s->folder->display,
+				    msg);
+		free(msg);
+		msg = m;
+	}
+	s->folder_clean = false;
+	session_fail(s, f, msg);
 }
 
 static void hash_hex(EVP_MD_CTX *ctx, char out[65])
@@ -72,6 +99,7 @@ static void batch_clear(struct session *s)
 	for (size_t i = 0; i < s->batch_n; i++) {
 		free((char *)s->batch[i].location);
 		free((char *)s->batch[i].key.uid);
+		free((char *)s->batch[i].target);
 	}
 	s->batch_n = 0;
 	s->batch_bytes = 0;
@@ -85,18 +113,27 @@ static int batch_flush(struct session *s)
 
 	if (s->batch_n == 0)
 		return 0;
-	if (s->sink->ops->commit(s->sink, &err) < 0 ||
+	if ((s->sink != NULL && s->sink->ops->commit(s->sink, &err) < 0) ||
 	    state_record_batch(s->st, s->batch, s->batch_n, &err) < 0) {
-		s->sink->ops->rollback(s->sink);
-		session_fail(s, UTIL_FAIL_LOCAL, err);
+		if (s->sink != NULL)
+			s->sink->ops->rollback(s->sink);
+		folder_fail(s, UTIL_FAIL_LOCAL, err);
 		batch_clear(s);
 		return -1;
 	}
-	for (size_t i = 0; i < s->batch_n; i++)
-		if (s->actions[s->batch_idx[i]] == PLAN_FETCH_DELETE)
-			s->del[s->del_n++] = s->batch_idx[i];
-	s->res->new_msgs += s->batch_n;
-	s->res->new_bytes += s->batch_bytes;
+	for (size_t i = 0; i < s->batch_n; i++) {
+		size_t k = s->batch_idx[i];
+		if (s->actions[k] == PLAN_FETCH_DELETE)
+			s->del[s->del_n++] = k;
+		if (s->listing->msgs[k].index > s->highest_uid)
+			s->highest_uid = s->listing->msgs[k].index;
+		if (s->batch_rekeyed[i]) {
+			s->res->rekeyed++;
+		} else {
+			s->res->new_msgs++;
+			s->res->new_bytes += s->batch[i].archived_size;
+		}
+	}
 	batch_clear(s);
 	return 0;
 }
@@ -106,14 +143,18 @@ static int batch_flush(struct session *s)
 static int on_begin(void *ctx, size_t i)
 {
 	struct session *s = ctx;
+	const struct source_msg *m = &s->listing->msgs[i];
+	struct sink_meta meta = {
+	    .date = m->date,
+	    .flags = s->acct->keep_flags ? m->flags : NULL,
+	};
 	char *err = NULL;
 
-	(void)i;
-	int r = s->sink->ops->begin(s->sink, &err);
+	int r = s->sink->ops->begin(s->sink, &meta, &err);
 	if (r < 0) {
 		enum util_fail f = r == SINK_LOCKED ? UTIL_FAIL_TEMP
 						    : UTIL_FAIL_LOCAL;
-		session_fail(s, f, err);
+		folder_fail(s, f, err);
 		return f;
 	}
 	s->in_msg = true;
@@ -150,7 +191,7 @@ static int on_data(void *ctx, size_t i, const void *buf, size_t len)
 
 	(void)i;
 	if (s->sink->ops->write(s->sink, buf, len, &err) < 0) {
-		session_fail(s, UTIL_FAIL_LOCAL, err);
+		folder_fail(s, UTIL_FAIL_LOCAL, err);
 		return UTIL_FAIL_LOCAL;
 	}
 	EVP_DigestUpdate(s->hash, buf, len);
@@ -166,12 +207,51 @@ static int on_data(void *ctx, size_t i, const void *buf, size_t len)
 	return 0;
 }
 
-/* Key of a message: its UIDL, or its content where the server has none
- * (only with keep = no, so the record never decides anything). */
+/* Key of a message: its UIDL or UID, or its content where the server has
+ * none (only with keep = no, so the record never decides anything). */
 static char *record_uid(const struct source_msg *m, const char *hash)
 {
 	return m->uid[0] != '\0' ? xstrdup(m->uid)
 				 : xasprintf("sha256:%s", hash);
+}
+
+/* Is an archived copy already claimed by a record of this batch? */
+static bool batch_taken(void *ctx, const char *target, const char *location)
+{
+	struct session *s = ctx;
+
+	for (size_t k = 0; k < s->batch_n; k++)
+		if (s->batch_rekeyed[k] &&
+		    strcmp(s->batch[k].target, target) == 0 &&
+		    strcmp(s->batch[k].location, location) == 0)
+			return true;
+	return false;
+}
+
+/* After a UIDVALIDITY change: a message already archived under the old
+ * one is not written again; its record is re-keyed instead.  Returns 1
+ * when R now holds the re-keyed record, 0 when the message is new, or a
+ * failure class. */
+static int rekey_match(struct session *s, struct state_record *r)
+{
+	bool found = false;
+	char *target = NULL, *location = NULL, *err = NULL;
+	time_t first = 0;
+
+	if (state_find_by_content(s->st, s->acct->name, s->folder->name,
+				  s->info.uidvalidity, s->msg_bytes, r->hash,
+				  batch_taken, s, &found, &target, &location,
+				  &first, &err) < 0) {
+		folder_fail(s, UTIL_FAIL_LOCAL, err);
+		return UTIL_FAIL_LOCAL;
+	}
+	if (!found)
+		return 0;
+	s->sink->ops->abort(s->sink);
+	r->target = target;
+	r->location = location;
+	r->first_archived = first;
+	return 1;
 }
 
 static int on_end(void *ctx, size_t i)
@@ -180,25 +260,33 @@ static int on_end(void *ctx, size_t i)
 	const struct source_msg *m = &s->listing->msgs[i];
 	struct state_record *r = &s->batch[s->batch_n];
 	char *loc = NULL, *err = NULL;
+	int rekeyed = 0;
 
-	if (s->sink->ops->end(s->sink, &loc, &err) < 0) {
-		s->in_msg = false;
-		session_fail(s, UTIL_FAIL_LOCAL, err);
-		return UTIL_FAIL_LOCAL;
-	}
-	s->in_msg = false;
 	memset(r, 0, sizeof(*r));
 	hash_hex(s->hash, r->hash);
 	hash_hex(s->header_hash, r->header_hash);
+	if (s->rekey && (rekeyed = rekey_match(s, r)) > 1) {
+		s->in_msg = false;
+		return rekeyed;
+	}
+	if (rekeyed == 0 && s->sink->ops->end(s->sink, &loc, &err) < 0) {
+		s->in_msg = false;
+		folder_fail(s, UTIL_FAIL_LOCAL, err);
+		return UTIL_FAIL_LOCAL;
+	}
+	s->in_msg = false;
 	r->key = (struct state_key){.account = s->acct->name,
-				    .folder = "",
-				    .uidvalidity = 0,
+				    .folder = s->folder->name,
+				    .uidvalidity = s->info.uidvalidity,
 				    .uid = record_uid(m, r->hash),
 				    .size = m->size};
 	r->archived_size = s->msg_bytes;
-	r->target = s->target;
-	r->location = loc;
-	r->first_archived = time(NULL);
+	if (rekeyed == 0) {
+		r->target = xstrdup(s->target);
+		r->location = loc;
+		r->first_archived = time(NULL);
+	}
+	s->batch_rekeyed[s->batch_n] = rekeyed == 1;
 	s->batch_idx[s->batch_n++] = i;
 	s->batch_bytes += s->msg_bytes;
 	s->done_msgs++;
@@ -209,41 +297,61 @@ static int on_end(void *ctx, size_t i)
 	return 0;
 }
 
+/* The source found message I bad after its body: it is not archived, not
+ * recorded, not deleted, and fetched again on the next poll. */
+static int on_drop(void *ctx, size_t i, const char *why)
+{
+	struct session *s = ctx;
+
+	if (s->in_msg) {
+		s->sink->ops->abort(s->sink);
+		s->in_msg = false;
+	}
+	folder_fail(s, UTIL_FAIL_TEMP,
+		    xasprintf("message %s not archived: %s",
+			      s->listing->msgs[i].uid, why));
+	return 0;
+}
+
 static const struct source_fetch_cb session_fetch_cb = {
 	.begin = on_begin,
 	.data = on_data,
 	.end = on_end,
+	.drop = on_drop,
 };
 
-/* --- the poll --- */
+/* --- one folder --- */
 
 static int plan_listing(struct session *s, size_t **fetch_r, size_t *n_r)
 {
 	const struct source_listing *l = s->listing;
 	struct plan_msg *pm = xcalloc(l->n, sizeof(*pm));
-	struct plan_rules rules = {.keep = s->acct->keep,
+	struct plan_rules rules = {.keep = s->acct->keep || s->rekey,
 				   .has_uids = l->has_uids};
 	const char *why = NULL;
 	char *err = NULL;
 	int ret = -1;
 
-	for (size_t i = 0; i < l->n && l->has_uids; i++) {
+	for (size_t i = 0; i < l->n; i++) {
 		struct state_key k = {.account = s->acct->name,
-				      .folder = "",
+				      .folder = s->folder->name,
+				      .uidvalidity = s->info.uidvalidity,
 				      .uid = l->msgs[i].uid,
 				      .size = l->msgs[i].size};
-		if (state_is_seen(s->st, &k, &pm[i].seen, &err) < 0) {
-			session_fail(s, UTIL_FAIL_LOCAL, err);
+		pm[i].no_delete = l->msgs[i].deleted;
+		if (l->has_uids &&
+		    state_is_seen(s->st, &k, &pm[i].seen, &err) < 0) {
+			folder_fail(s, UTIL_FAIL_LOCAL, err);
 			goto out;
 		}
 	}
 	s->actions = xcalloc(l->n, sizeof(*s->actions));
 	if (plan_make(pm, l->n, &rules, time(NULL), s->actions, &why) < 0) {
-		session_fail(s, UTIL_FAIL_CONFIG, xstrdup(why));
+		folder_fail(s, UTIL_FAIL_CONFIG, xstrdup(why));
 		goto out;
 	}
-	size_t *fetch = xcalloc(l->n, sizeof(*fetch)), n = 0;
-	s->del = xcalloc(l->n, sizeof(*s->del));
+	size_t *fetch = xcalloc(l->n + 1, sizeof(*fetch)), n = 0;
+	s->del = xcalloc(l->n + 1, sizeof(*s->del));
 	for (size_t i = 0; i < l->n; i++) {
 		enum plan_action a = s->actions[i];
 		if (a == PLAN_FETCH || a == PLAN_FETCH_DELETE) {
@@ -253,7 +361,8 @@ static int plan_listing(struct session *s, size_t **fetch_r, size_t *n_r)
 			s->del[s->del_n++] = i;
 		}
 	}
-	s->total_msgs = n;
+	s->total_msgs += n;
+	s->planned = n;
 	*fetch_r = fetch;
 	*n_r = n;
 	ret = 0;
@@ -262,13 +371,50 @@ out:
 	return ret;
 }
 
+/* Opens the sink for the current folder, or keeps the open one when the
+ * folder maps to the same place. */
+static int open_sink(struct session *s)
+{
+	const struct sink_ops *ops = sink_ops_for(s->acct->target);
+	char *path = NULL, *err = NULL;
+	unsigned flags = 0;
+
+	if (folder_target(s->acct->target, s->acct->layout,
+			  s->acct->target_path, s->folder->display,
+			  s->folder->sep, &path, &flags, &err) < 0) {
+		folder_fail(s, UTIL_FAIL_CONFIG, err);
+		return -1;
+	}
+	if (s->sink != NULL && strcmp(path, s->sink_path) == 0) {
+		free(path);
+		return 0;
+	}
+	if (s->sink != NULL)
+		s->sink->ops->close(&s->sink);
+	free(s->sink_path);
+	free(s->target);
+	s->sink_path = path;
+	s->target = xasprintf("%s:%s", ops->name, path);
+	if (ops->open(path, flags, &s->sink, &err) < 0) {
+		folder_fail(s, UTIL_FAIL_LOCAL, err);
+		return -1;
+	}
+	return 0;
+}
+
 /* Fetches what the plan says; whatever happens, every complete message
- * is made durable and recorded, and a partial one is dropped. */
-static int fetch_all(struct session *s, const size_t *fetch, size_t n)
+ * is made durable and recorded, and a partial one is dropped.  Returns
+ * -1 when the connection can no longer be used. */
+static int fetch_planned(struct session *s, const size_t *fetch, size_t n)
 {
 	enum util_fail f = UTIL_FAIL_NONE;
 	char *err = NULL;
+	uint64_t before = s->res->new_msgs + s->res->rekeyed;
 
+	if (n == 0)
+		return 0;
+	if (open_sink(s) < 0)
+		return 0;
 	int r = s->src_ops->fetch(s->src, fetch, n, &session_fetch_cb, s, &f,
 				  &err);
 	if (s->in_msg) {
@@ -276,15 +422,154 @@ static int fetch_all(struct session *s, const size_t *fetch, size_t n)
 		s->in_msg = false;
 	}
 	if (r < 0)
-		session_fail(s, f != UTIL_FAIL_NONE ? f : UTIL_FAIL_TEMP, err);
+		folder_fail(s, f != UTIL_FAIL_NONE ? f : UTIL_FAIL_TEMP, err);
 	else
 		free(err);
 	if (batch_flush(s) < 0 || r < 0)
 		return -1;
+	if (s->res->new_msgs + s->res->rekeyed - before < n) {
+		/* The server sent no reply for some: gone meanwhile, or
+		 * dropped above.  The next poll looks again. */
+		s->folder_clean = false;
+	}
 	return 0;
 }
 
-static int open_source(struct session *s)
+/* Deletes what is recorded and due in the current folder. */
+static int delete_due(struct session *s)
+{
+	enum util_fail f = UTIL_FAIL_TEMP;
+	char *err = NULL, *note = NULL;
+	bool done = false;
+
+	if (s->del_n == 0)
+		return 0;
+	if (s->src_ops->mark_deleted(s->src, s->del, s->del_n, &f, &err) < 0 ||
+	    s->src_ops->expunge(s->src, &done, &note, &f, &err) < 0) {
+		folder_fail(s, f, err);
+		return -1;
+	}
+	if (note != NULL) {
+		log_warn(s->acct->name, "folder \"%s\": %s",
+			 s->folder->display, note);
+		free(note);
+	} else if (done) {
+		s->res->deleted += s->del_n;
+	} else {
+		s->pending_deletes += s->del_n;
+	}
+	return 0;
+}
+
+/* Compares the folder with what the last poll left: sets s->rekey, and
+ * returns true when nothing can have changed (the fast path). */
+static bool folder_unchanged(struct session *s, const struct state_folder *prev,
+			     bool found)
+{
+	bool other = false;
+	char *err = NULL;
+
+	if (s->info.uidvalidity == 0)
+		return false;
+	if (found && prev->uidvalidity != s->info.uidvalidity)
+		s->rekey = true;
+	else if (!found && state_folder_has_other(s->st, s->acct->name,
+						  s->folder->name,
+						  s->info.uidvalidity, &other,
+						  &err) == 0)
+		s->rekey = other;
+	free(err);
+	if (s->rekey)
+		log_warn(s->acct->name,
+			 "folder \"%s\": UIDVALIDITY changed to %" PRIu64
+			 "; matching messages by content, nothing is deleted "
+			 "in this folder during this poll",
+			 s->folder->display, s->info.uidvalidity);
+	return found && !s->rekey && prev->clean && s->info.uidnext != 0 &&
+	       prev->uidnext == s->info.uidnext;
+}
+
+static void folder_save(struct session *s)
+{
+	struct state_folder f = {
+	    .uidvalidity = s->info.uidvalidity,
+	    .uidnext = s->info.uidnext,
+	    .highest_uid = s->highest_uid,
+	    .clean = s->folder_clean,
+	};
+	char *err = NULL;
+
+	/* Until every message was matched, the folder stays in re-key
+	 * mode: the row keeps the old UIDVALIDITY, or stays absent. */
+	if (s->info.uidvalidity == 0 || (s->rekey && !s->folder_clean))
+		return;
+	if (state_folder_put(s->st, s->acct->name, s->folder->name, &f,
+			     &err) < 0)
+		folder_fail(s, UTIL_FAIL_LOCAL, err);
+}
+
+static void folder_reset(struct session *s)
+{
+	free(s->actions);
+	free(s->del);
+	s->actions = NULL;
+	s->del = NULL;
+	s->del_n = 0;
+	s->listing = NULL;
+	s->rekey = false;
+	s->folder_clean = true;
+	s->planned = 0;
+}
+
+/* Polls one folder.  Returns -1 when the session cannot go on. */
+static int poll_folder(struct session *s, const struct source_folder *fo)
+{
+	struct state_folder prev = {0};
+	bool found = false;
+	enum util_fail f = UTIL_FAIL_TEMP;
+	char *err = NULL;
+	size_t *fetch = NULL, n = 0;
+	int ret = -1;
+
+	folder_reset(s);
+	s->folder = fo;
+	if (state_folder_get(s->st, s->acct->name, fo->name, &prev, &found,
+			     &err) < 0) {
+		folder_fail(s, UTIL_FAIL_LOCAL, err);
+		return -1;
+	}
+	if (s->src_ops->select(s->src, fo, !s->acct->keep, &s->info, &f,
+			       &err) < 0) {
+		folder_fail(s, f, err);
+		return -1;
+	}
+	s->highest_uid = found ? prev.highest_uid : 0;
+	if (folder_unchanged(s, &prev, found)) {
+		log_debug(s->acct->name, "folder \"%s\": unchanged",
+			  fo->display);
+		s->res->on_server += s->info.exists;
+		return 0;
+	}
+	uint64_t from = found && !s->rekey && prev.clean ? prev.uidnext : 0;
+	if (s->src_ops->list(s->src, from, &s->listing, &f, &err) < 0) {
+		folder_fail(s, f, err);
+		return -1;
+	}
+	if (plan_listing(s, &fetch, &n) == 0 &&
+	    fetch_planned(s, fetch, n) == 0 && delete_due(s) == 0)
+		ret = 0;
+	free(fetch);
+	if (ret == 0)
+		folder_save(s);
+	s->res->on_server += s->info.exists != 0 ? s->info.exists
+						 : s->listing->n;
+	return ret;
+}
+
+/* --- the poll --- */
+
+static int open_source(struct session *s, const struct source_folder **f_r,
+		       size_t *n_r)
 {
 	enum util_fail f = UTIL_FAIL_TEMP;
 	char *password = NULL, *err = NULL;
@@ -295,11 +580,7 @@ static int open_source(struct session *s)
 	}
 	int r = s->src_ops->open(s->acct, password, &s->src, &f, &err);
 	util_free_secret(&password);
-	if (r < 0) {
-		session_fail(s, f, err);
-		return -1;
-	}
-	if (s->src_ops->list(s->src, &s->listing, &f, &err) < 0) {
+	if (r < 0 || s->src_ops->folders(s->src, f_r, n_r, &f, &err) < 0) {
 		session_fail(s, f, err);
 		return -1;
 	}
@@ -307,44 +588,23 @@ static int open_source(struct session *s)
 	return 0;
 }
 
-static int open_sink(struct session *s)
-{
-	const struct sink_ops *ops = sink_ops_for(s->acct->target);
-	char *err = NULL;
-
-	s->target = xasprintf("%s:%s", ops->name, s->acct->target_path);
-	if (ops->open(s->acct->target_path, &s->sink, &err) < 0) {
-		session_fail(s, UTIL_FAIL_LOCAL, err);
-		return -1;
-	}
-	return 0;
-}
-
-/* Deletes what is recorded and due, then ends the session; deletions count
- * only once the server confirmed QUIT. */
+/* Ends the session; deletions waiting for it (POP3) count only once the
+ * server confirmed. */
 static void finish(struct session *s, bool ok)
 {
 	char *err = NULL;
-	enum util_fail f = UTIL_FAIL_TEMP;
-	/* The listing belongs to the source, which close frees. */
-	uint64_t listed = s->listing != NULL ? s->listing->n : 0;
 
 	s->listing = NULL;
-	if (ok && s->del_n > 0 &&
-	    s->src_ops->mark_deleted(s->src, s->del, s->del_n, &f, &err) < 0) {
-		session_fail(s, f, err);
-		ok = false;
-		err = NULL;
-	}
 	if (s->src_ops->close(&s->src, ok, &err) < 0 && ok) {
-		/* Without a confirmed QUIT nothing is known deleted. */
 		session_fail(s, UTIL_FAIL_TEMP, err);
 		err = NULL;
 		ok = false;
 	}
 	free(err);
-	s->res->deleted = ok ? s->del_n : 0;
-	s->res->on_server = listed - s->res->deleted;
+	if (ok)
+		s->res->deleted += s->pending_deletes;
+	if (s->res->on_server >= s->res->deleted)
+		s->res->on_server -= s->res->deleted;
 }
 
 static void session_free(struct session *s)
@@ -362,32 +622,36 @@ static void session_free(struct session *s)
 	free(s->actions);
 	free(s->del);
 	free(s->target);
+	free(s->sink_path);
 }
 
 enum util_fail session_poll(const struct conf_account *acct, struct state *st,
 			    struct session_result *res)
 {
 	struct session s = {.acct = acct, .st = st, .res = res};
-	size_t *fetch = NULL, n = 0;
+	const struct source_folder *folders = NULL;
+	size_t n_folders = 0;
 
 	memset(res, 0, sizeof(*res));
 	s.src_ops = source_ops_for(acct->protocol);
 	if (s.src_ops == NULL) {
 		session_fail(&s, UTIL_FAIL_CONFIG,
-			     xasprintf("protocol %s is not supported yet",
+			     xasprintf("protocol %s is not supported",
 				       conf_protocol_name(acct->protocol)));
 		goto out;
 	}
 	s.hash = EVP_MD_CTX_new();
 	s.header_hash = EVP_MD_CTX_new();
-	if (open_sink(&s) < 0 || open_source(&s) < 0 ||
-	    plan_listing(&s, &fetch, &n) < 0)
+	if (open_source(&s, &folders, &n_folders) < 0)
 		goto out;
-	bool ok = fetch_all(&s, fetch, n) == 0;
+	bool ok = true;
+	for (size_t i = 0; i < n_folders && ok; i++)
+		ok = poll_folder(&s, &folders[i]) == 0;
+	s.folder = NULL;
 	log_progress_end();
-	finish(&s, ok);
+	/* POP3 applies its deletions at QUIT: only when nothing failed. */
+	finish(&s, ok && s.error == NULL);
 out:
-	free(fetch);
 	session_free(&s);
 	res->error = s.error;
 	return res->fail;

@@ -16,6 +16,8 @@ struct session_result {
 	bool listed;            /* the server's listing was read */
 	uint64_t new_msgs;      /* archived and recorded in this poll */
 	uint64_t new_bytes;
+	uint64_t rekeyed;       /* already archived, found again after a
+				 * UIDVALIDITY change: not written twice */
 	uint64_t deleted;       /* confirmed deleted on the server */
 	uint64_t on_server;     /* left on the server after this poll */
 	enum util_fail fail;

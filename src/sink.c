@@ -11,6 +11,7 @@ const struct sink_ops *sink_ops_for(enum conf_target target)
 	case CONF_TARGET_MAILDIR:
 		return &sink_maildir_ops;
 	case CONF_TARGET_MBOX:
+	case CONF_TARGET_MBOXDIR: /* each folder's file is one mbox */
 		return &sink_mbox_ops;
 	}
 	return NULL;

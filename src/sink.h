@@ -19,12 +19,26 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "conf.h"
 
 #define SINK_LOCKED (-2)
 
 struct sink_ops;
+
+/* What the source knows about a message before its bytes arrive. */
+struct sink_meta {
+	time_t date;        /* arrival time (IMAP INTERNALDATE): Maildir
+			     * mtime, mbox From_ date; 0 = now */
+	const char *flags;  /* Maildir info letters in ASCII order ("FRS"):
+			     * NULL or "" = an unseen message in new/;
+			     * otherwise cur/NAME:2,FLAGS.  mbox ignores it */
+};
+
+/* open flags */
+#define SINK_OPEN_MAILDIRFOLDER 1u /* Maildir++ subfolder: create the
+				    * empty "maildirfolder" marker file */
 
 /* Every sink implementation starts its own struct with this one. */
 struct sink {
@@ -33,13 +47,18 @@ struct sink {
 
 struct sink_ops {
 	const char *name; /* "maildir", "mbox" */
-	/* Opens (creating it if missing) the target at PATH. */
-	int (*open)(const char *path, struct sink **sink_r, char **err_r);
-	int (*begin)(struct sink *sink, char **err_r);
+	/* Opens (creating it and its parent directories, 0700, if missing)
+	 * the target at PATH.  FLAGS: SINK_OPEN_*. */
+	int (*open)(const char *path, unsigned flags, struct sink **sink_r,
+		    char **err_r);
+	/* Starts a message; META (borrowed, may be NULL = all defaults). */
+	int (*begin)(struct sink *sink, const struct sink_meta *meta,
+		     char **err_r);
 	int (*write)(struct sink *sink, const void *buf, size_t len,
 		     char **err_r);
 	/* Completes the message.  *location_r (caller frees) says where it
-	 * went: the Maildir file name under new/, or "mbox:OFFSET". */
+	 * went: the Maildir path relative to the Maildir ("new/NAME" or
+	 * "cur/NAME:2,FLAGS"), or "mbox:OFFSET". */
 	int (*end)(struct sink *sink, char **location_r, char **err_r);
 	void (*abort)(struct sink *sink);
 	int (*commit)(struct sink *sink, char **err_r);

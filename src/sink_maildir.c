@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /* The Maildir sink: each message is written to tmp/, fsync'd, and moved
- * into new/ without ever replacing a file; commit fsyncs new/, which makes
- * the whole batch durable at once. */
+ * into new/ (or, with flags, cur/) without ever replacing a file; commit
+ * fsyncs new/ and cur/, which makes the whole batch durable at once. */
 #include "config.h"
 
 #include <errno.h>
@@ -23,8 +23,11 @@
 #include "sink_maildir.h"
 #include "util.h"
 
-/* Room kept after a unique name for ",S=<size>". */
+/* Room kept after a unique name for ",S=<size>" and ":2,<flags>": one
+ * of each ASCII letter at most. */
 #define SIZE_SUFFIX_MAX 24
+#define INFO_MAX (3 + 52)
+#define NAME_ROOM(buf) (sizeof(buf) - SIZE_SUFFIX_MAX - INFO_MAX)
 /* Names are unique by construction; retrying covers a clock set back
  * together with a reused pid. */
 #define NAME_TRIES 3
@@ -38,8 +41,12 @@ struct maildir {
 	int fd;			 /* the tmp/ file, or -1 */
 	char name[NAME_MAX + 1]; /* the message's name under tmp/ */
 	uint64_t size;
-	char **ended; /* names under new/ since the last commit */
+	time_t date;		 /* mtime to give the message, 0 = now */
+	char flags[INFO_MAX];	 /* info letters; "" = new/ */
+	/* "new/NAME" and "cur/NAME:2,FLAGS" ended since the last commit */
+	char **ended;
 	size_t n_ended, cap_ended;
+	bool ended_new, ended_cur; /* which of the two commit must fsync */
 	struct util_wbuf out;
 };
 
@@ -123,7 +130,34 @@ static int maildir_gen_name(struct maildir *m, char *buf, size_t len)
 	return 0;
 }
 
-static int maildir_begin(struct sink *s, char **err_r)
+/* Takes the date and flags of META.  Flags must be letters in strictly
+ * ascending ASCII order: anything else would make a name other readers
+ * misparse (or, with '/', a path out of cur/). */
+static int maildir_set_meta(struct maildir *m, const struct sink_meta *meta,
+			    char **err_r)
+{
+	const char *f = meta != NULL && meta->flags != NULL ? meta->flags : "";
+	size_t n = 0;
+
+	for (; f[n] != '\0'; n++) {
+		unsigned char c = (unsigned char)f[n];
+		bool letter = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+		if (!letter || (n > 0 && c <= (unsigned char)f[n - 1]) ||
+		    n + 1 >= sizeof(m->flags)) {
+			*err_r = xasprintf("maildir %s: begin: bad flags "
+					   "\"%s\" (letters in ASCII order)",
+					   m->path, f);
+			return -1;
+		}
+		m->flags[n] = (char)c;
+	}
+	m->flags[n] = '\0';
+	m->date = meta != NULL ? meta->date : 0;
+	return 0;
+}
+
+static int maildir_begin(struct sink *s, const struct sink_meta *meta,
+			 char **err_r)
 {
 	struct maildir *m = (struct maildir *)s;
 	int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
@@ -134,10 +168,11 @@ static int maildir_begin(struct sink *s, char **err_r)
 				   m->path);
 		return -1;
 	}
+	if (maildir_set_meta(m, meta, err_r) < 0)
+		return -1;
 	m->name[0] = '\0';
 	for (int i = 0; i < NAME_TRIES; i++) {
-		if (maildir_gen_name(m, m->name,
-				     sizeof(m->name) - SIZE_SUFFIX_MAX) < 0)
+		if (maildir_gen_name(m, m->name, NAME_ROOM(m->name)) < 0)
 			break;
 		char *tmp = xasprintf("tmp/%s", m->name);
 		m->fd = openat(m->dirfd, tmp, flags, 0600);
@@ -196,10 +231,21 @@ static void maildir_abort(struct sink *s)
 	m->in_msg = false;
 }
 
-/* Moves the message into new/ as NAME,S=SIZE; should that exist (it
- * cannot, short of a clock set back and a reused pid) another fresh name
- * is taken rather than replace a file.  Returns the malloc'd name under
- * new/, or NULL with *err_r. */
+/* Returns the malloc'd path, relative to the Maildir, the message takes
+ * under the unique name BASE: new/BASE,S=SIZE or cur/BASE,S=SIZE:2,FLAGS. */
+static char *maildir_final(const struct maildir *m, const char *base)
+{
+	unsigned long long size = (unsigned long long)m->size;
+
+	if (m->flags[0] == '\0')
+		return xasprintf("new/%s,S=%llu", base, size);
+	return xasprintf("cur/%s,S=%llu:2,%s", base, size, m->flags);
+}
+
+/* Moves the message into new/ or cur/; should its name exist (it cannot,
+ * short of a clock set back and a reused pid) another fresh name is taken
+ * rather than replace a file.  Returns the malloc'd path relative to the
+ * Maildir, or NULL with *err_r. */
 static char *maildir_deliver(struct maildir *m, char **err_r)
 {
 	char *from = xasprintf("tmp/%s", m->name);
@@ -209,17 +255,13 @@ static char *maildir_deliver(struct maildir *m, char **err_r)
 
 	memcpy(base, m->name, sizeof(base));
 	for (int i = 0; i < NAME_TRIES; i++) {
-		if (i > 0 && maildir_gen_name(
-				 m, base, sizeof(base) - SIZE_SUFFIX_MAX) < 0) {
+		if (i > 0 && maildir_gen_name(m, base, NAME_ROOM(base)) < 0) {
 			e = errno;
 			break;
 		}
-		final =
-		    xasprintf("%s,S=%llu", base, (unsigned long long)m->size);
-		char *to = xasprintf("new/%s", final);
-		int r = sink_maildir_move_noreplace(m->dirfd, from, to);
+		final = maildir_final(m, base);
+		int r = sink_maildir_move_noreplace(m->dirfd, from, final);
 		e = errno;
-		free(to);
 		if (r == 0)
 			break;
 		free(final);
@@ -228,20 +270,26 @@ static char *maildir_deliver(struct maildir *m, char **err_r)
 			break;
 	}
 	if (final == NULL)
-		*err_r = xasprintf("maildir %s: move %s into new/: %s", m->path,
-				   from, strerror(e));
+		*err_r = xasprintf("maildir %s: move %s into %s/: %s", m->path,
+				   from, m->flags[0] ? "cur" : "new",
+				   strerror(e));
 	free(from);
 	return final;
 }
 
-/* Takes ownership of NAME, a message under new/ not yet committed. */
-static void maildir_remember(struct maildir *m, char *name)
+/* Takes ownership of PATH ("new/..." or "cur/..."), a message not yet
+ * committed. */
+static void maildir_remember(struct maildir *m, char *path)
 {
 	if (m->n_ended == m->cap_ended) {
 		m->cap_ended = m->cap_ended ? m->cap_ended * 2 : 16;
 		m->ended = xrealloc(m->ended, m->cap_ended * sizeof(*m->ended));
 	}
-	m->ended[m->n_ended++] = name;
+	m->ended[m->n_ended++] = path;
+	if (path[0] == 'c')
+		m->ended_cur = true;
+	else
+		m->ended_new = true;
 }
 
 static void maildir_forget(struct maildir *m)
@@ -249,6 +297,17 @@ static void maildir_forget(struct maildir *m)
 	for (size_t i = 0; i < m->n_ended; i++)
 		free(m->ended[i]);
 	m->n_ended = 0;
+	m->ended_new = m->ended_cur = false;
+}
+
+/* Gives the tmp/ file its date before it is moved into place, so that no
+ * crash ever leaves a delivered message with the wrong time. */
+static int maildir_set_date(struct maildir *m)
+{
+	if (m->date == 0)
+		return 0;
+	struct timespec ts[2] = {{.tv_sec = m->date}, {.tv_sec = m->date}};
+	return futimens(m->fd, ts);
 }
 
 /* A failed end drops the message as abort does: a half-ended message
@@ -264,6 +323,10 @@ static int maildir_end(struct sink *s, char **location_r, char **err_r)
 	}
 	if (util_wbuf_flush(&m->out) < 0) {
 		tmp_error(m, "write", m->out.werrno, err_r);
+		goto fail;
+	}
+	if (maildir_set_date(m) < 0) {
+		tmp_error(m, "set the date of", errno, err_r);
 		goto fail;
 	}
 	if (fsync(m->fd) < 0) {
@@ -288,9 +351,9 @@ fail:
 	return -1;
 }
 
-static int maildir_fsync_new(struct maildir *m)
+static int maildir_fsync_sub(struct maildir *m, const char *sub)
 {
-	int fd = openat(m->dirfd, "new", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = openat(m->dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	int r = fsync(fd);
@@ -300,15 +363,27 @@ static int maildir_fsync_new(struct maildir *m)
 	return r;
 }
 
+/* fsyncs new/ and cur/, each only if a message ended there.  Returns
+ * NULL, or the name of the one that failed (errno set). */
+static const char *maildir_fsync_ended(struct maildir *m)
+{
+	if (m->ended_new && maildir_fsync_sub(m, "new") < 0)
+		return "new";
+	if (m->ended_cur && maildir_fsync_sub(m, "cur") < 0)
+		return "cur";
+	return NULL;
+}
+
 static int maildir_commit(struct sink *s, char **err_r)
 {
 	struct maildir *m = (struct maildir *)s;
 
 	if (m->n_ended == 0)
 		return 0;
-	if (maildir_fsync_new(m) < 0) {
-		*err_r = xasprintf("maildir %s: fsync new/: %s", m->path,
-				   strerror(errno));
+	const char *failed = maildir_fsync_ended(m);
+	if (failed != NULL) {
+		*err_r = xasprintf("maildir %s: fsync %s/: %s", m->path,
+				   failed, strerror(errno));
 		return -1;
 	}
 	maildir_forget(m);
@@ -320,15 +395,11 @@ static void maildir_rollback(struct sink *s)
 	struct maildir *m = (struct maildir *)s;
 
 	maildir_abort(s);
-	for (size_t i = 0; i < m->n_ended; i++) {
-		char *p = xasprintf("new/%s", m->ended[i]);
-		unlinkat(m->dirfd, p, 0);
-		free(p);
-	}
+	for (size_t i = 0; i < m->n_ended; i++)
+		unlinkat(m->dirfd, m->ended[i], 0);
 	/* Best effort: should the removals not survive a crash, the
 	 * delivery journal's recovery finds and settles those files. */
-	if (m->n_ended > 0)
-		maildir_fsync_new(m);
+	maildir_fsync_ended(m);
 	maildir_forget(m);
 }
 
@@ -375,9 +446,67 @@ static char *parent_dir(const char *path)
 	return xstrndup(path, (size_t)(slash - path));
 }
 
-/* Makes sure cur/ new/ tmp/ exist, and that the Maildir's own name and
- * theirs are durable before anything is delivered into them. */
-static int maildir_prepare(const char *path, int dirfd, bool created,
+/* Creates DIR and its missing parents, 0700, and makes every new name
+ * durable: the parent of each directory created is fsync'd, or a crash
+ * could take a delivered message away together with its directory.
+ * Returns 0, or -1 with errno and *failed_r (caller frees) the path that
+ * failed. */
+static int mkdir_durable(const char *dir, char **failed_r)
+{
+	struct stat st;
+	size_t missing = 0;
+	char *p = xstrdup(dir);
+
+	while (stat(p, &st) < 0 && errno == ENOENT) {
+		char *up = parent_dir(p);
+		bool top = strcmp(up, p) == 0;
+		free(p);
+		p = up;
+		missing++;
+		if (top)
+			break;
+	}
+	free(p);
+	if (util_mkdir_p(dir, 0700) < 0) {
+		int e = errno;
+		*failed_r = xstrdup(dir);
+		errno = e;
+		return -1;
+	}
+	p = xstrdup(dir);
+	for (size_t i = 0; i < missing; i++) {
+		char *up = parent_dir(p);
+		free(p);
+		p = up;
+		if (util_fsync_dir(p) < 0) {
+			*failed_r = p;
+			return -1;
+		}
+	}
+	free(p);
+	return 0;
+}
+
+/* Creates the empty Maildir++ "maildirfolder" marker unless it is there;
+ * the caller's fsync of the Maildir makes its name durable. */
+static int maildir_marker(int dirfd)
+{
+	int fd = openat(dirfd, "maildirfolder",
+			O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	int r = fsync(fd);
+	int e = errno;
+	if (close(fd) < 0 && r == 0)
+		return -1;
+	errno = e;
+	return r;
+}
+
+/* Makes sure cur/ new/ tmp/ (and with MARKER the maildirfolder file)
+ * exist, and that their names are durable before anything is delivered
+ * into them. */
+static int maildir_prepare(const char *path, int dirfd, bool marker,
 			   char **err_r)
 {
 	static const char *const subs[] = {"cur", "new", "tmp"};
@@ -389,30 +518,32 @@ static int maildir_prepare(const char *path, int dirfd, bool created,
 			return -1;
 		}
 	}
+	if (marker && maildir_marker(dirfd) < 0) {
+		*err_r = xasprintf("maildir %s: maildirfolder: %s", path,
+				   strerror(errno));
+		return -1;
+	}
 	if (fsync(dirfd) < 0) {
 		*err_r =
 		    xasprintf("maildir %s: fsync: %s", path, strerror(errno));
 		return -1;
 	}
-	if (!created)
-		return 0;
-	char *parent = parent_dir(path);
-	int r = util_fsync_dir(parent);
-	if (r < 0)
-		*err_r = xasprintf("maildir %s: fsync %s: %s", path, parent,
-				   strerror(errno));
-	free(parent);
-	return r;
+	return 0;
 }
 
-static int maildir_open(const char *path, struct sink **sink_r, char **err_r)
+static int maildir_open(const char *path, unsigned flags,
+			struct sink **sink_r, char **err_r)
 {
-	struct stat st;
-	bool created = stat(path, &st) < 0 && errno == ENOENT;
+	char *failed = NULL;
 
-	if (util_mkdir_p(path, 0700) < 0) {
-		*err_r =
-		    xasprintf("maildir %s: create: %s", path, strerror(errno));
+	if (mkdir_durable(path, &failed) < 0) {
+		if (strcmp(failed, path) == 0)
+			*err_r = xasprintf("maildir %s: create: %s", path,
+					   strerror(errno));
+		else
+			*err_r = xasprintf("maildir %s: fsync %s: %s", path,
+					   failed, strerror(errno));
+		free(failed);
 		return -1;
 	}
 	int dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -421,7 +552,8 @@ static int maildir_open(const char *path, struct sink **sink_r, char **err_r)
 		    xasprintf("maildir %s: open: %s", path, strerror(errno));
 		return -1;
 	}
-	if (maildir_prepare(path, dirfd, created, err_r) < 0) {
+	bool marker = (flags & SINK_OPEN_MAILDIRFOLDER) != 0;
+	if (maildir_prepare(path, dirfd, marker, err_r) < 0) {
 		close(dirfd);
 		return -1;
 	}

@@ -48,6 +48,7 @@ struct mbox {
 	size_t hdr_len, hdr_cap;
 	bool hdr_done, hdr_bol, hdr_overflow;
 	uint64_t msg_bytes;
+	time_t date;	    /* for the From_ line, 0 = now */
 	unsigned char last; /* last byte of the message so far */
 	struct sink_mbox_quoter q;
 	struct util_wbuf out;
@@ -447,6 +448,8 @@ static char *parent_dir(const char *path)
 {
 	const char *slash = strrchr(path, '/');
 
+	while (slash != NULL && slash > path && slash[1] == '\0')
+		slash = memrchr(path, '/', (size_t)(slash - path));
 	if (slash == NULL)
 		return xstrdup(".");
 	if (slash == path)
@@ -454,16 +457,62 @@ static char *parent_dir(const char *path)
 	return xstrndup(path, (size_t)(slash - path));
 }
 
+/* Creates DIR and its missing parents, 0700, and makes every new name
+ * durable: the parent of each directory created is fsync'd, or a crash
+ * could take the mbox away together with its directory.  Returns 0, or -1
+ * with errno and *failed_r (caller frees) the path that failed. */
+static int mkdir_durable(const char *dir, char **failed_r)
+{
+	struct stat st;
+	size_t missing = 0;
+	char *p = xstrdup(dir);
+
+	while (stat(p, &st) < 0 && errno == ENOENT) {
+		char *up = parent_dir(p);
+		bool top = strcmp(up, p) == 0;
+		free(p);
+		p = up;
+		missing++;
+		if (top)
+			break;
+	}
+	free(p);
+	if (util_mkdir_p(dir, 0700) < 0) {
+		int e = errno;
+		*failed_r = xstrdup(dir);
+		errno = e;
+		return -1;
+	}
+	p = xstrdup(dir);
+	for (size_t i = 0; i < missing; i++) {
+		char *up = parent_dir(p);
+		free(p);
+		p = up;
+		if (util_fsync_dir(p) < 0) {
+			*failed_r = p;
+			return -1;
+		}
+	}
+	free(p);
+	return 0;
+}
+
 /* Creates the missing mbox at PATH (and its missing parents, 0700) and
  * makes its name durable.  Returns the fd, or -1 with *err_r. */
 static int mbox_create(const char *path, char **err_r)
 {
 	char *dir = parent_dir(path);
+	char *failed = NULL;
 	int fd = -1;
 
-	if (util_mkdir_p(dir, 0700) < 0) {
-		*err_r = xasprintf("mbox %s: create directory %s: %s", path,
-				   dir, strerror(errno));
+	if (mkdir_durable(dir, &failed) < 0) {
+		if (strcmp(failed, dir) == 0)
+			*err_r = xasprintf("mbox %s: create directory %s: %s",
+					   path, dir, strerror(errno));
+		else
+			*err_r = xasprintf("mbox %s: fsync %s: %s", path,
+					   failed, strerror(errno));
+		free(failed);
 		goto out;
 	}
 	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -582,7 +631,8 @@ static int mbox_lock_batch(struct mbox *m, char **err_r)
 	return -1;
 }
 
-static int mbox_begin(struct sink *s, char **err_r)
+static int mbox_begin(struct sink *s, const struct sink_meta *meta,
+		      char **err_r)
 {
 	struct mbox *m = (struct mbox *)s;
 	bool new_batch = !m->fcntl_held;
@@ -613,6 +663,7 @@ static int mbox_begin(struct sink *s, char **err_r)
 	m->hdr_done = m->hdr_overflow = false;
 	m->hdr_bol = true; /* an empty first line: no header at all */
 	m->msg_bytes = 0;
+	m->date = meta != NULL ? meta->date : 0;
 	util_wbuf_reset(&m->out, m->fd);
 	sink_mbox_quoter_init(&m->q, false);
 	return 0;
@@ -654,7 +705,8 @@ static int mbox_start_body(struct mbox *m)
 		snprintf(sender, sizeof(sender), "%s", "MAILER-DAEMON");
 	else
 		sink_mbox_sender(m->hdr, m->hdr_len, sender, sizeof(sender));
-	int n = sink_mbox_from_line(line, sizeof(line), sender, time(NULL));
+	time_t date = m->date != 0 ? m->date : time(NULL);
+	int n = sink_mbox_from_line(line, sizeof(line), sender, date);
 	if (n < 0) {
 		m->out.werrno = EOVERFLOW;
 		return -1;
@@ -789,10 +841,13 @@ static void mbox_close(struct sink **sp)
 	*sp = NULL;
 }
 
-static int mbox_open(const char *path, struct sink **sink_r, char **err_r)
+/* FLAGS: no SINK_OPEN_* flag concerns an mbox. */
+static int mbox_open(const char *path, unsigned flags, struct sink **sink_r,
+		     char **err_r)
 {
 	int fd = mbox_open_fd(path, err_r);
 
+	(void)flags;
 	if (fd < 0)
 		return -1;
 	struct mbox *m = xcalloc(1, sizeof(*m));

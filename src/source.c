@@ -11,7 +11,7 @@ const struct source_ops *source_ops_for(enum conf_protocol protocol)
 	case CONF_PROTOCOL_POP3:
 		return &source_pop3_ops;
 	case CONF_PROTOCOL_IMAP:
-		return NULL;
+		return &source_imap_ops;
 	}
 	return NULL;
 }

@@ -634,12 +634,45 @@ static int read_listing(struct source *s, bool uidl, struct listing_lines *l,
 	}
 }
 
-static int pop3_list(struct source *s, const struct source_listing **listing_r,
+/* POP3 has one mailbox: one folder without a name. */
+static const struct source_folder pop3_folder = {
+	.name = (char *)"",
+	.display = (char *)"",
+	.sep = '\0',
+};
+
+static int pop3_folders(struct source *s, const struct source_folder **f_r,
+			size_t *n_r, enum util_fail *fail_r, char **err_r)
+{
+	(void)s;
+	(void)fail_r;
+	(void)err_r;
+	*f_r = &pop3_folder;
+	*n_r = 1;
+	return 0;
+}
+
+static int pop3_select(struct source *s, const struct source_folder *f,
+		       bool write, struct source_folder_info *info_r,
+		       enum util_fail *fail_r, char **err_r)
+{
+	(void)s;
+	(void)f;
+	(void)write;
+	(void)fail_r;
+	(void)err_r;
+	memset(info_r, 0, sizeof(*info_r));
+	return 0;
+}
+
+static int pop3_list(struct source *s, uint64_t from_uid,
+		     const struct source_listing **listing_r,
 		     enum util_fail *fail_r, char **err_r)
 {
 	struct listing_lines uidl = {0}, list = {0};
 	int ret = -1, st;
 
+	(void)from_uid; /* POP3 has no UIDs to start from */
 	/* UIDL then LIST, in one round trip where the server allows it. */
 	if (send_cmd(s, "UIDL\r\n", !s->pipelining, fail_r, err_r) < 0)
 		goto out;
@@ -776,6 +809,18 @@ static int pop3_mark_deleted(struct source *s, const size_t *idx, size_t n,
 	return pipeline(s, "DELE", idx, n, NULL, NULL, fail_r, err_r);
 }
 
+/* DELE only marks: the server removes at QUIT. */
+static int pop3_expunge(struct source *s, bool *done_r, char **note_r,
+			enum util_fail *fail_r, char **err_r)
+{
+	(void)s;
+	(void)fail_r;
+	(void)err_r;
+	*done_r = false;
+	*note_r = NULL;
+	return 0;
+}
+
 static int pop3_close(struct source **src, bool commit, char **err_r)
 {
 	struct source *s = *src;
@@ -801,8 +846,11 @@ static int pop3_close(struct source **src, bool commit, char **err_r)
 const struct source_ops source_pop3_ops = {
 	.name = "pop3",
 	.open = pop3_open,
+	.folders = pop3_folders,
+	.select = pop3_select,
 	.list = pop3_list,
 	.fetch = pop3_fetch,
 	.mark_deleted = pop3_mark_deleted,
+	.expunge = pop3_expunge,
 	.close = pop3_close,
 };

@@ -36,7 +36,18 @@ static const char state_schema[] =
 	" first_archived INTEGER NOT NULL,"
 	" PRIMARY KEY (account, folder, uidvalidity, uid, size)"
 	") WITHOUT ROWID;"
-	"PRAGMA user_version = 1;";
+	"CREATE INDEX IF NOT EXISTS seen_content"
+	" ON seen (account, folder, hash);"
+	"CREATE TABLE IF NOT EXISTS folders ("
+	" account TEXT NOT NULL,"
+	" folder TEXT NOT NULL,"
+	" uidvalidity INTEGER NOT NULL,"
+	" uidnext INTEGER NOT NULL,"
+	" highest_uid INTEGER NOT NULL,"
+	" clean INTEGER NOT NULL,"
+	" PRIMARY KEY (account, folder)"
+	") WITHOUT ROWID;"
+	"PRAGMA user_version = 2;";
 
 static char *db_error(struct state *st, const char *what)
 {
@@ -194,6 +205,134 @@ int state_record_batch(struct state *st, const struct state_record *recs,
 	}
 	/* synchronous=FULL: COMMIT returns once the WAL is fsync'd. */
 	return exec(st, "COMMIT", err_r);
+}
+
+/* Prepares SQL into *stmt_r; 0, or -1 with *err_r. */
+static int prep(struct state *st, const char *sql, sqlite3_stmt **stmt_r,
+		char **err_r)
+{
+	if (sqlite3_prepare_v2(st->db, sql, -1, stmt_r, NULL) != SQLITE_OK) {
+		*err_r = db_error(st, "prepare");
+		return -1;
+	}
+	return 0;
+}
+
+int state_folder_get(struct state *st, const char *account, const char *folder,
+		     struct state_folder *f_r, bool *found_r, char **err_r)
+{
+	sqlite3_stmt *q;
+
+	if (prep(st,
+		 "SELECT uidvalidity, uidnext, highest_uid, clean FROM folders"
+		 " WHERE account = ? AND folder = ?",
+		 &q, err_r) < 0)
+		return -1;
+	sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, folder, -1, SQLITE_STATIC);
+	int r = sqlite3_step(q);
+	*found_r = r == SQLITE_ROW;
+	if (r == SQLITE_ROW) {
+		f_r->uidvalidity = (uint64_t)sqlite3_column_int64(q, 0);
+		f_r->uidnext = (uint64_t)sqlite3_column_int64(q, 1);
+		f_r->highest_uid = (uint64_t)sqlite3_column_int64(q, 2);
+		f_r->clean = sqlite3_column_int(q, 3) != 0;
+	} else if (r != SQLITE_DONE) {
+		*err_r = db_error(st, "folder lookup");
+	}
+	sqlite3_finalize(q);
+	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : -1;
+}
+
+int state_folder_put(struct state *st, const char *account, const char *folder,
+		     const struct state_folder *f, char **err_r)
+{
+	sqlite3_stmt *q;
+
+	if (prep(st,
+		 "INSERT OR REPLACE INTO folders (account, folder, "
+		 "uidvalidity, uidnext, highest_uid, clean) VALUES "
+		 "(?,?,?,?,?,?)",
+		 &q, err_r) < 0)
+		return -1;
+	sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, folder, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, (sqlite3_int64)f->uidvalidity);
+	sqlite3_bind_int64(q, 4, (sqlite3_int64)f->uidnext);
+	sqlite3_bind_int64(q, 5, (sqlite3_int64)f->highest_uid);
+	sqlite3_bind_int(q, 6, f->clean ? 1 : 0);
+	int r = sqlite3_step(q);
+	if (r != SQLITE_DONE)
+		*err_r = db_error(st, "folder record");
+	sqlite3_finalize(q);
+	return r == SQLITE_DONE ? 0 : -1;
+}
+
+int state_folder_has_other(struct state *st, const char *account,
+			   const char *folder, uint64_t uidvalidity,
+			   bool *found_r, char **err_r)
+{
+	sqlite3_stmt *q;
+
+	if (prep(st,
+		 "SELECT 1 FROM seen WHERE account = ? AND folder = ? AND "
+		 "uidvalidity <> ? LIMIT 1",
+		 &q, err_r) < 0)
+		return -1;
+	sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, folder, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, (sqlite3_int64)uidvalidity);
+	int r = sqlite3_step(q);
+	*found_r = r == SQLITE_ROW;
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		*err_r = db_error(st, "folder lookup");
+	sqlite3_finalize(q);
+	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : -1;
+}
+
+int state_find_by_content(struct state *st, const char *account,
+			  const char *folder, uint64_t uidvalidity,
+			  uint64_t archived_size, const char *hash,
+			  bool (*taken)(void *ctx, const char *target,
+					const char *location),
+			  void *ctx, bool *found_r, char **target_r,
+			  char **location_r, time_t *first_r, char **err_r)
+{
+	sqlite3_stmt *q;
+	int r;
+
+	if (prep(st,
+		 "SELECT o.target, o.location, min(o.first_archived) FROM seen o"
+		 " WHERE o.account = ?1 AND o.folder = ?2 AND o.hash = ?3"
+		 " AND o.archived_size = ?4 AND o.uidvalidity <> ?5"
+		 " AND NOT EXISTS (SELECT 1 FROM seen n WHERE"
+		 " n.account = ?1 AND n.folder = ?2 AND n.hash = ?3"
+		 " AND n.uidvalidity = ?5 AND n.target = o.target"
+		 " AND n.location = o.location)"
+		 " GROUP BY o.target, o.location ORDER BY o.location",
+		 &q, err_r) < 0)
+		return -1;
+	sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, folder, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 4, (sqlite3_int64)archived_size);
+	sqlite3_bind_int64(q, 5, (sqlite3_int64)uidvalidity);
+	*found_r = false;
+	while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(q, 0);
+		const char *l = (const char *)sqlite3_column_text(q, 1);
+		if (taken != NULL && taken(ctx, t, l))
+			continue;
+		*found_r = true;
+		*target_r = xstrdup(t);
+		*location_r = xstrdup(l);
+		*first_r = (time_t)sqlite3_column_int64(q, 2);
+		break;
+	}
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		*err_r = db_error(st, "content lookup");
+	sqlite3_finalize(q);
+	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : -1;
 }
 
 int state_count(struct state *st, const char *account, uint64_t *n_r,

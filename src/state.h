@@ -45,6 +45,46 @@ int state_is_seen(struct state *st, const struct state_key *key, bool *seen_r,
 int state_record_batch(struct state *st, const struct state_record *recs,
 		       size_t n, char **err_r);
 
+/* What the last poll of an IMAP folder left behind: the fast path skips
+ * a folder whose UIDVALIDITY and UIDNEXT are unchanged when CLEAN. */
+struct state_folder {
+	uint64_t uidvalidity;   /* the UIDVALIDITY the records are keyed by */
+	uint64_t uidnext;       /* UIDNEXT when the folder was selected */
+	uint64_t highest_uid;   /* highest UID archived so far */
+	bool clean;             /* every message below UIDNEXT was handled:
+				 * archived, and deleted where due */
+};
+
+/* Reads the folder row of ACCOUNT/FOLDER: *found_r false when there is
+ * none.  0, or -1 with *err_r. */
+int state_folder_get(struct state *st, const char *account, const char *folder,
+		     struct state_folder *f_r, bool *found_r, char **err_r);
+
+/* Writes the folder row durably.  0, or -1 with *err_r. */
+int state_folder_put(struct state *st, const char *account, const char *folder,
+		     const struct state_folder *f, char **err_r);
+
+/* Sets *found_r: has ACCOUNT/FOLDER records under a UIDVALIDITY other
+ * than UIDVALIDITY?  0, or -1 with *err_r. */
+int state_folder_has_other(struct state *st, const char *account,
+			   const char *folder, uint64_t uidvalidity,
+			   bool *found_r, char **err_r);
+
+/* After a UIDVALIDITY change: looks for a message of ACCOUNT/FOLDER that
+ * was archived under another UIDVALIDITY with ARCHIVED_SIZE bytes and
+ * content HASH, and whose archived copy no record under UIDVALIDITY
+ * points to yet, nor TAKEN(CTX, target, location) says is taken (records
+ * not yet written; TAKEN may be NULL).  On a match *found_r is true and
+ * *target_r, *location_r (caller frees) and *first_r describe it.  0, or
+ * -1 with *err_r. */
+int state_find_by_content(struct state *st, const char *account,
+			  const char *folder, uint64_t uidvalidity,
+			  uint64_t archived_size, const char *hash,
+			  bool (*taken)(void *ctx, const char *target,
+					const char *location),
+			  void *ctx, bool *found_r, char **target_r,
+			  char **location_r, time_t *first_r, char **err_r);
+
 /* Counts the records of ACCOUNT.  0, or -1 with *err_r. */
 int state_count(struct state *st, const char *account, uint64_t *n_r,
 		char **err_r);

@@ -30,6 +30,13 @@
 #   oracle   expected_from_server DIR, check_archive maildir|mbox PATH DIR,
 #            archive_count, archive_empty PATH, archive_digest PATH,
 #            mh_mkseed ARGS (tests/integration/mkseed)
+#   IMAP     dc_imap_start_seeded, dc_imap_seed [--flags L] [--date E]
+#            FOLDER FILE..., dc_imap_dir FOLDER, dc_uidvalidity_reset,
+#            imap_oracle CMD... (tests/integration/imaporacle.py),
+#            imap_expected DIR [META], imap_count FOLDER, imap_local_path,
+#            check_imap_archive flat|maildir++|tree|mboxdir|mbox PATH DIR
+#            FOLDER..., imap_check_mtime, imap_check_flags,
+#            fake_imap_start SCENARIO, fake_imap_stop (tests/fake/imapfake.py)
 #   misc     re_escape STR, n_lines TEXT
 #
 # Environment: MAILHAUL (the binary) or MAILHAUL_BUILDDIR (its build
@@ -570,14 +577,18 @@ mh_quote() {
 # Writes $MH_CONF (mode 600).  Each account starts from the defaults below
 # (POP3S to our dovecot, Maildir $T/Maildir); key=value overrides, "key="
 # leaves the key out.  state_file= and log_level= set the global options.
-# Numbers and booleans are written bare, everything else quoted.
+# Numbers and booleans are written bare, everything else quoted; so is a
+# list (a value starting with "{", e.g. folders='{"INBOX", "Lists/*"}').
+# protocol=imap without port= gets our dovecot's IMAPS port (IMAP_PORT
+# with tls=starttls or tls=none).
 mh_config() {
-    local global_state="$T/state.db" global_level="" name kv k v
+    local global_state="$T/state.db" global_level="" name kv k v port_set
     local -a blocks=()
     local block=""
     while [ $# -gt 0 ]; do
         name=$1
         shift
+        port_set=0
         local -A opt=(
             [protocol]=pop3 [host]=127.0.0.1 [port]=$POP3S_PORT
             [tls]=implicit [tls_ca_file]=$CA_FILE
@@ -595,17 +606,27 @@ mh_config() {
             state_file) global_state=$v; continue ;;
             log_level) global_level=$v; continue ;;
             esac
+            [ "$k" = port ] && port_set=1
             [ -n "${opt[$k]+x}" ] || order+=("$k")
             opt[$k]=$v
         done
         [ "${1:-}" = -- ] && shift
+        if [ "${opt[protocol]}" = imap ] && [ "$port_set" = 0 ]; then
+            case ${opt[tls]} in
+            starttls | none) opt[port]=${IMAP_PORT:-} ;;
+            *) opt[port]=${IMAPS_PORT:-} ;;
+            esac
+        fi
         block="account $(mh_quote "$name") {"$'\n'
         for k in "${order[@]}"; do
             v=${opt[$k]}
             [ -n "$v" ] || continue
             case $k in
-            port | timeout | keep) ;;
-            *) v=$(mh_quote "$v") ;;
+            port | timeout | keep | keep_flags | expunge_without_uidplus) ;;
+            *) case $v in
+                "{"*) ;;
+                *) v=$(mh_quote "$v") ;;
+                esac ;;
             esac
             block+="  $k = $v"$'\n'
         done
@@ -720,4 +741,221 @@ archive_digest() {
 # Seeds: tests/integration/mkseed writes the standard message set.
 mh_mkseed() {
     "$MH_PYTHON" "$MH_LIB_DIR/mkseed" "$@"
+}
+
+# ---------------------------------------------------------------- IMAP
+#
+# Folders are given by their UTF-8 display names ("Lists/dev",
+# "Entwürfe").  On the server (dovecot, Maildir++, separator "/") a folder
+# is $MAILDIR_SRV/.<modified UTF-7, "/" -> ".">: "Lists/dev" is .Lists.dev,
+# "Entwürfe" is .Entw&APw-rfe (checked with dovecot 2.3.19's CREATE).
+# dovecot takes a Maildir file's mtime as its INTERNALDATE and the info
+# letters after ":2," as its flags (S \Seen, R \Answered, F \Flagged,
+# D \Draft, T \Deleted).
+
+# The folders dc_imap_start_seeded fills, and the folders= value that
+# selects them (one pattern among the names).
+IMAP_SEED_FOLDERS=(INBOX Lists/dev Lists/ops "Entwürfe")
+IMAP_SEED_SELECT='{"INBOX", "Lists/*", "Entwürfe"}'
+
+# imap_oracle COMMAND [ARGS...]: tests/integration/imaporacle.py as alice
+# on our dovecot's plain IMAP port (see its usage for the commands).
+imap_oracle() {
+    "$MH_PYTHON" "$MH_LIB_DIR/imaporacle.py" --port "${IMAP_PORT:-0}" \
+        --user "$MAIL_USER" --password "$MAIL_PASS" "$@"
+}
+
+# dc_imap_dir FOLDER: prints the server's Maildir directory of FOLDER.
+dc_imap_dir() {
+    local enc
+    case ${1^^} in
+    INBOX) printf '%s\n' "$MAILDIR_SRV"; return 0 ;;
+    esac
+    enc=$("$MH_PYTHON" "$MH_LIB_DIR/imaporacle.py" mutf7 "$1") || return 1
+    printf '%s/.%s\n' "$MAILDIR_SRV" "${enc//\//.}"
+}
+
+# dc_imap_seed [--flags LETTERS] [--date EPOCH] FOLDER FILE...: puts copies
+# of the message files into FOLDER on the server (creating it), in new/
+# without flags, in cur/NAME:2,LETTERS with them.  Every message gets a
+# distinct INTERNALDATE (file mtime): EPOCH, EPOCH+1h, ...; without
+# --date, a date that no other seeded message has.
+dc_imap_seed() {
+    local flags="" date="" dir f name
+    while [ $# -gt 0 ]; do
+        case $1 in
+        --flags) flags=$2; shift 2 ;;
+        --date) date=$2; shift 2 ;;
+        *) break ;;
+        esac
+    done
+    dir=$(dc_imap_dir "$1") || return 1
+    shift
+    mkdir -p "$dir/cur" "$dir/new" "$dir/tmp" || return 1
+    [ "$dir" = "$MAILDIR_SRV" ] || touch "$dir/maildirfolder"
+    chown 65534:65534 "$dir" "$dir/cur" "$dir/new" "$dir/tmp"
+    [ "$dir" = "$MAILDIR_SRV" ] || chown 65534:65534 "$dir/maildirfolder"
+    chmod 700 "$dir"
+    for f in "$@"; do
+        MH_SEED_SEQ=$((${MH_SEED_SEQ:-0} + 1))
+        MH_IMAP_DATE=${MH_IMAP_DATE:-1672628645}
+        if [ -n "$date" ]; then
+            MH_IMAP_DATE_NOW=$date
+            date=$((date + 3600))
+        else
+            MH_IMAP_DATE=$((MH_IMAP_DATE + 3607))
+            MH_IMAP_DATE_NOW=$MH_IMAP_DATE
+        fi
+        name="$(date +%s).M${MH_SEED_SEQ}P$$.mhseed"
+        cp -- "$f" "$dir/tmp/$name" || return 1
+        chown 65534:65534 "$dir/tmp/$name"
+        chmod 600 "$dir/tmp/$name"
+        touch -d "@$MH_IMAP_DATE_NOW" "$dir/tmp/$name"
+        if [ -n "$flags" ]; then
+            mv -- "$dir/tmp/$name" "$dir/cur/$name:2,$flags" || return 1
+        else
+            mv -- "$dir/tmp/$name" "$dir/new/$name" || return 1
+        fi
+    done
+}
+
+# imap_expected DIR [META]: the oracle's download of every folder into
+# DIR/<folder>/<uid> (LF line ends, mtime = INTERNALDATE), META gets
+# "FOLDER<TAB>UID<TAB>EPOCH<TAB>FLAGS" lines.  Starts from an empty DIR.
+imap_expected() {
+    rm -rf "$1" && mkdir -p "$1" &&
+        imap_oracle fetch "$@" >/dev/null
+}
+
+# dc_imap_start_seeded: starts dovecot with the standard seed set in INBOX,
+# and a few prefixed messages in Lists/dev, Lists/ops and Entwürfe (some
+# of them with flags), an empty Trash; sets N (all messages), N_INBOX,
+# and writes the oracle's view into $T/exp (+ $T/exp.meta).  One check:
+# the oracle sees every seeded message in its folder.
+dc_imap_start_seeded() {
+    dc_start || exit 1
+    mh_mkseed "$T/seed/INBOX"
+    mh_mkseed --prefix dev- --only plain-01,plain-02,from-lines "$T/seed/dev"
+    mh_mkseed --prefix ops- --only plain-03,dots "$T/seed/ops"
+    mh_mkseed --prefix drafts- --only plain-04,8bit-utf8 "$T/seed/drafts"
+    dc_imap_seed INBOX "$T"/seed/INBOX/*
+    dc_imap_seed Lists/dev "$T"/seed/dev/*
+    dc_imap_seed --flags S Lists/ops "$T"/seed/ops/ops-plain-03
+    dc_imap_seed --flags FS Lists/ops "$T"/seed/ops/ops-dots
+    dc_imap_seed --flags D "Entwürfe" "$T"/seed/drafts/*
+    imap_oracle create Trash || exit 1
+    N_INBOX=$(find "$T/seed/INBOX" -type f | wc -l)
+    N=$(find "$T/seed" -type f | wc -l)
+    imap_expected "$T/exp" "$T/exp.meta"
+    t_eq "$(imap_oracle folders | tr '\t\n' ':,')" \
+        "Entwürfe:2,INBOX:$N_INBOX,Lists/dev:3,Lists/ops:2,Trash:0," \
+        "oracle sees the $N seeded messages in their folders"
+}
+
+# imap_count FOLDER: prints how many messages FOLDER holds on the server.
+imap_count() {
+    imap_oracle count "$1"
+}
+
+# imap_local_path KIND PATH FOLDER: where mailhaul puts FOLDER's messages
+# under the configured PATH.  KIND: flat (one Maildir), maildir++, tree,
+# mboxdir, mbox (one file).
+imap_local_path() {
+    local kind=$1 base=$2 folder=$3
+    case $kind:${folder^^} in
+    flat:* | mbox:* | maildir++:INBOX | tree:INBOX) printf '%s\n' "$base" ;;
+    maildir++:*) printf '%s/.%s\n' "$base" "${folder//\//.}" ;;
+    tree:* | mboxdir:*) printf '%s/%s\n' "$base" "$folder" ;;
+    *) echo "imap_local_path: unknown kind $kind" >&2; return 2 ;;
+    esac
+}
+
+# check_imap_archive KIND PATH EXPDIR FOLDER...: the archive (KIND as for
+# imap_local_path) holds exactly the oracle's messages of those folders,
+# each once and byte for byte: per folder (maildir++, tree, mboxdir), or
+# all of them together (flat, mbox).  Says what differs.
+check_imap_archive() {
+    local kind=$1 base=$2 exp=$3 folder rc=0 u
+    shift 3
+    case $kind in
+    flat | mbox)
+        u=$(mktemp -d "$T/union.XXXXXX") || return 2
+        for folder in "$@"; do
+            for f in "$exp/$folder"/*; do
+                [ -f "$f" ] || continue
+                cp -p -- "$f" "$u/${folder//\//%}-${f##*/}" || return 2
+            done
+        done
+        [ "$kind" = flat ] && kind=maildir
+        check_archive "$kind" "$base" "$u" || rc=1
+        rm -rf "$u"
+        ;;
+    *)
+        for folder in "$@"; do
+            if [ "$kind" = mboxdir ]; then
+                check_archive mbox "$(imap_local_path "$kind" "$base" "$folder")" \
+                    "$exp/$folder" || rc=1
+            else
+                check_archive maildir "$(imap_local_path "$kind" "$base" "$folder")" \
+                    "$exp/$folder" || rc=1
+            fi
+        done
+        ;;
+    esac
+    return "$rc"
+}
+
+# imap_check_mtime MAILDIR EXPDIR: every archived file's mtime is the
+# INTERNALDATE of the server's message with the same bytes.
+imap_check_mtime() {
+    "$MH_PYTHON" "$MH_LIB_DIR/imaporacle.py" check-mtime "$@"
+}
+
+# imap_check_flags MAILDIR EXPDIR META: every archived file is in new/ or
+# cur/NAME:2,LETTERS as its server flags (META from imap_expected) say.
+imap_check_flags() {
+    "$MH_PYTHON" "$MH_LIB_DIR/imaporacle.py" check-flags "$@"
+}
+
+# dc_uidvalidity_reset: stops dovecot, deletes its UID lists and indexes in
+# every folder of alice's Maildir (the messages stay, the UIDVALIDITY of
+# every folder changes) and starts it again: new ports, so write the
+# configuration again.  Fails if INBOX's UIDVALIDITY did not change.
+dc_uidvalidity_reset() {
+    local before after
+    before=$(imap_oracle uidvalidity INBOX) || return 1
+    dc_stop
+    find "$MAILDIR_SRV" \( -name dovecot-uidlist -o -name 'dovecot.index*' \
+        -o -name 'dovecot.list.index*' \) -type f -delete || return 1
+    dc_start "$@" || return 1
+    after=$(imap_oracle uidvalidity INBOX) || return 1
+    if [ "$before" = "$after" ]; then
+        echo "dc_uidvalidity_reset: UIDVALIDITY of INBOX is still $after" >&2
+        return 1
+    fi
+}
+
+# fake_imap_start SCENARIO: starts tests/fake/imapfake.py on a free port
+# (FAKE_PORT); what it receives goes to $T/fake.log (raw bytes).  TLS with
+# the test CA's "good" certificate.
+fake_imap_start() {
+    mh_certs || return 1
+    FAKE_PORT=$(mh_free_ports 1)
+    : >"$T/fake.log"
+    coproc FAKE_PROC {
+        "$MH_PYTHON" "$MH_LIB_DIR/../fake/imapfake.py" "$FAKE_PORT" "$1" \
+            "$T/fake.log" "$MH_CERT_DIR/good.pem" "$MH_CERT_DIR/good.key"
+    }
+    local ready=
+    read -r -t 10 ready <&"${FAKE_PROC[0]}"
+    [ "$ready" = ready ]
+}
+
+# fake_imap_stop: ends the fake server (if still there) and waits for it.
+fake_imap_stop() {
+    if [ -n "${FAKE_PROC_PID:-}" ]; then
+        kill "$FAKE_PROC_PID" 2>/dev/null
+        wait "$FAKE_PROC_PID" 2>/dev/null
+    fi
+    return 0
 }

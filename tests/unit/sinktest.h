@@ -41,14 +41,14 @@ static inline char *make_tmpdir(void)
 	return dir;
 }
 
-/* Delivers MSG in pieces of CHUNK bytes; returns the location (caller
- * frees), or NULL after printing the error. */
-static inline char *deliver(struct sink *s, const char *msg, size_t len,
-			    size_t chunk)
+/* Delivers MSG with META (may be NULL) in pieces of CHUNK bytes; returns
+ * the location (caller frees), or NULL after printing the error. */
+static inline char *deliver_meta(struct sink *s, const struct sink_meta *meta,
+				 const char *msg, size_t len, size_t chunk)
 {
 	char *err = NULL, *loc = NULL;
 
-	if (s->ops->begin(s, &err) < 0)
+	if (s->ops->begin(s, meta, &err) < 0)
 		goto fail;
 	for (size_t i = 0; i < len; i += chunk) {
 		size_t n = len - i < chunk ? len - i : chunk;
@@ -62,6 +62,13 @@ fail:
 	printf("# deliver: %s\n", err);
 	free(err);
 	return NULL;
+}
+
+/* Delivers MSG with the default meta (now, no flags). */
+static inline char *deliver(struct sink *s, const char *msg, size_t len,
+			    size_t chunk)
+{
+	return deliver_meta(s, NULL, msg, len, chunk);
 }
 
 #endif

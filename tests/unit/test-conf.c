@@ -227,7 +227,30 @@ static const struct error_case error_cases[] = {
      HEAD " host = h\n user = u\n password = p\n"
 	  " deliver = \"pipe:/usr/bin/x\"\n}\n",
      "t.conf:5: account \"a\": deliver: \"pipe:/usr/bin/x\" is not "
-     "\"maildir:PATH\" or \"mbox:PATH\""},
+     "\"maildir:PATH\", \"mbox:PATH\" or \"mboxdir:PATH\""},
+    {"folders on a POP3 account", HEAD REQ " folders = {\"INBOX\"}\n}\n",
+     "t.conf:1: account \"a\": option \"folders\" applies to IMAP accounts "
+     "only"},
+    {"keep_flags on a POP3 account", HEAD REQ " keep_flags = yes\n}\n",
+     "option \"keep_flags\" applies to IMAP accounts only"},
+    {"move_to on a POP3 account", HEAD REQ " move_to = Trash\n}\n",
+     "option \"move_to\" applies to IMAP accounts only"},
+    {"bad folder_layout", HEAD REQ " protocol = imap\n folder_layout = deep\n}\n",
+     "t.conf:7: account \"a\": invalid folder_layout \"deep\" (expected "
+     "flat, maildir++ or tree)"},
+    {"folder_layout with an mbox target",
+     HEAD " host = h\n user = u\n password = p\n protocol = imap\n"
+	  " deliver = \"mbox:/m\"\n folder_layout = tree\n}\n",
+     "folder_layout applies to maildir targets only"},
+    {"empty folders list", HEAD REQ " protocol = imap\n folders = {}\n}\n",
+     "t.conf:1: account \"a\": folders: the list is empty"},
+    {"empty folder name", HEAD REQ " protocol = imap\n folders = {\"\"}\n}\n",
+     "folders: an empty folder name"},
+    {"folder name that is not UTF-8",
+     HEAD REQ " protocol = imap\n folders = {\"a\xff\"}\n}\n",
+     "folders: folder name \"a\xff\""},
+    {"move_to a pattern", HEAD REQ " protocol = imap\n move_to = \"T*\"\n}\n",
+     "move_to: \"T*\" is a pattern, not a folder"},
     {"deliver: no scheme",
      HEAD " host = h\n user = u\n password = p\n"
 	  " deliver = \"/var/mail/x\"\n}\n",
@@ -443,6 +466,49 @@ static void test_expansion(void)
 	free(err);
 	conf_free(&conf);
 	tap_ok(conf == NULL, "conf_free sets the pointer to NULL");
+}
+
+static void test_imap_options(void)
+{
+	char *err = NULL;
+	struct conf *conf = load(HEAD REQ " protocol = imap\n}\n", &err);
+	const struct conf_account *a = conf ? &conf->accounts[0] : NULL;
+
+	tap_ok(a != NULL && a->n_folders == 1 &&
+		   strcmp(a->folders[0], "INBOX") == 0,
+	       "imap: folders default to {INBOX}");
+	tap_ok(a != NULL && a->layout == CONF_LAYOUT_FLAT && !a->keep_flags &&
+		   !a->expunge_without_uidplus && a->move_to == NULL,
+	       "imap: layout flat, no flags, no expunge, no move_to");
+	conf_free(&conf);
+	free(err);
+	conf = load(HEAD " host = h\n user = u\n password = p\n"
+		    " protocol = imap\n deliver = \"mboxdir:~/mail\"\n"
+		    " folders = {\"INBOX\", \"Lists/*\", \"Entw\xc3\xbcrfe\"}\n"
+		    " keep_flags = yes\n expunge_without_uidplus = yes\n"
+		    " move_to = \"Trash\"\n}\n",
+		    &err);
+	a = conf ? &conf->accounts[0] : NULL;
+	if (a == NULL)
+		diag("error: ", err);
+	tap_ok(a != NULL && a->target == CONF_TARGET_MBOXDIR &&
+		   strncmp(a->target_path, home, strlen(home)) == 0,
+	       "imap: mboxdir target, ~ expanded");
+	tap_ok(a != NULL && a->n_folders == 3 &&
+		   strcmp(a->folders[1], "Lists/*") == 0 &&
+		   strcmp(a->folders[2], "Entw\xc3\xbcrfe") == 0,
+	       "imap: folders list kept in order, UTF-8 as written");
+	tap_ok(a != NULL && a->keep_flags && a->expunge_without_uidplus &&
+		   a->move_to != NULL && strcmp(a->move_to, "Trash") == 0,
+	       "imap: keep_flags, expunge_without_uidplus, move_to");
+	conf_free(&conf);
+	free(err);
+	conf = load(HEAD REQ " protocol = imap\n folder_layout = \"maildir++\"\n}\n",
+		    &err);
+	tap_ok(conf != NULL && conf->accounts[0].layout == CONF_LAYOUT_MAILDIRPP,
+	       "imap: folder_layout maildir++");
+	conf_free(&conf);
+	free(err);
 }
 
 static void test_defaults(void)
@@ -718,6 +784,7 @@ static void cleanup_home(void)
 int main(void)
 {
 	setup_home();
+	test_imap_options();
 	test_valid();
 	test_errors();
 	test_several_errors();

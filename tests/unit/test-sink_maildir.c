@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /* Unit tests for the Maildir sink: unique names, the no-replace move, and
  * whole runs against a temporary Maildir (commit, abort, rollback, write
- * errors). */
+ * errors, flags into cur/, dates, the maildirfolder marker). */
 #include "config.h"
 
 #include <dirent.h>
@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sink_maildir.h"
@@ -133,7 +134,7 @@ static void test_noreplace(const char *dir)
 	char *err = NULL;
 	size_t len;
 
-	sink_maildir_ops.open(md, &s, &err);
+	sink_maildir_ops.open(md, 0, &s, &err);
 	s->ops->close(&s);
 	write_file(a, S("new message"));
 	write_file(b, S("existing message"));
@@ -167,24 +168,27 @@ static void test_open(const char *dir)
 	struct sink *s = NULL;
 	char *err = NULL;
 
-	tap_ok(sink_maildir_ops.open(md, &s, &err) == 0 && s != NULL,
+	tap_ok(sink_maildir_ops.open(md, 0, &s, &err) == 0 && s != NULL,
 	       "open creates a missing Maildir and its parents");
 	tap_ok(is_dir_0700(md, ".") && is_dir_0700(md, "cur") &&
 		   is_dir_0700(md, "new") && is_dir_0700(md, "tmp"),
 	       "with cur/ new/ tmp/, mode 0700");
+	tap_ok(is_dir_0700(dir, "a") && is_dir_0700(dir, "a/b"),
+	       "the parents it creates are 0700");
+	tap_ok(count_entries(md) == 3, "no maildirfolder without the flag");
 	s->ops->close(&s);
 	tap_ok(s == NULL, "close sets the sink to NULL");
 
 	char *tmp = xasprintf("%s/tmp", md);
 	rmdir(tmp);
-	tap_ok(sink_maildir_ops.open(md, &s, &err) == 0 &&
+	tap_ok(sink_maildir_ops.open(md, 0, &s, &err) == 0 &&
 		   is_dir_0700(md, "tmp"),
 	       "open restores a missing tmp/");
 	s->ops->close(&s);
 	rmdir(tmp);
 	write_file(tmp, S("not a directory"));
 	char *want = xasprintf("maildir %s: tmp/: Not a directory", md);
-	tap_ok(sink_maildir_ops.open(md, &s, &err) == -1 && s == NULL,
+	tap_ok(sink_maildir_ops.open(md, 0, &s, &err) == -1 && s == NULL,
 	       "open refuses a tmp/ that is a file");
 	tap_str(err, want, "the error names the path and the cause");
 	free(err);
@@ -195,7 +199,7 @@ static void test_open(const char *dir)
 	char *file = xasprintf("%s/file", dir);
 	write_file(file, S("x"));
 	want = xasprintf("maildir %s: create: Not a directory", file);
-	tap_ok(sink_maildir_ops.open(file, &s, &err) == -1,
+	tap_ok(sink_maildir_ops.open(file, 0, &s, &err) == -1,
 	       "open refuses a path that is a file");
 	tap_str(err, want, "with a clear error");
 	free(err);
@@ -204,12 +208,13 @@ static void test_open(const char *dir)
 	free(md);
 }
 
-/* Does new/LOC hold exactly MSG, and does LOC end in ",S=<len>"? */
-static bool check_delivered(const char *md, const char *loc, const char *msg,
-			    size_t len)
+/* Does LOC (relative to the Maildir) hold exactly MSG, and does LOC end
+ * in ",S=<len>" followed by INFO (":2,FLAGS" or "")? */
+static bool check_delivered_info(const char *md, const char *loc,
+				 const char *msg, size_t len, const char *info)
 {
-	char *path = xasprintf("%s/new/%s", md, loc);
-	char *suffix = xasprintf(",S=%zu", len);
+	char *path = xasprintf("%s/%s", md, loc);
+	char *suffix = xasprintf(",S=%zu%s", len, info);
 	size_t got_len;
 	char *got = read_all(path, &got_len);
 	struct stat st;
@@ -221,6 +226,14 @@ static bool check_delivered(const char *md, const char *loc, const char *msg,
 	free(suffix);
 	free(path);
 	return ok;
+}
+
+/* Is LOC a message under new/ holding exactly MSG? */
+static bool check_delivered(const char *md, const char *loc, const char *msg,
+			    size_t len)
+{
+	return strncmp(loc, "new/", 4) == 0 && strchr(loc + 4, '/') == NULL &&
+	       check_delivered_info(md, loc, msg, len, "");
 }
 
 static void test_run(const char *dir)
@@ -243,7 +256,7 @@ static void test_run(const char *dir)
 
 	for (size_t i = 0; i < big_len; i++)
 		big[i] = (char)(i * 7 + i / 1000);
-	sink_maildir_ops.open(md, &s, &err);
+	sink_maildir_ops.open(md, 0, &s, &err);
 	for (size_t i = 0; i < 3; i++)
 		locs[i] = deliver(s, msgs[i].msg, msgs[i].len, msgs[i].chunk);
 	locs[3] = deliver(s, big, big_len, 65536 + 13);
@@ -279,8 +292,8 @@ static void test_abort_rollback(const char *dir)
 	struct sink *s = NULL;
 	char *err = NULL;
 
-	sink_maildir_ops.open(md, &s, &err);
-	tap_ok(s->ops->begin(s, &err) == 0 &&
+	sink_maildir_ops.open(md, 0, &s, &err);
+	tap_ok(s->ops->begin(s, NULL, &err) == 0 &&
 		   s->ops->write(s, S("Subject: x\n\npartial"), &err) == 0,
 	       "a message in progress");
 	tap_ok(count_in(md, "tmp") == 1, "is written in tmp/");
@@ -301,7 +314,7 @@ static void test_abort_rollback(const char *dir)
 	free(l2);
 
 	l1 = deliver(s, S("Subject: three\n\n"), 4);
-	tap_ok(s->ops->begin(s, &err) == 0 &&
+	tap_ok(s->ops->begin(s, NULL, &err) == 0 &&
 		   s->ops->write(s, S("Subject: four"), &err) == 0,
 	       "one ended and one in progress");
 	s->ops->close(&s);
@@ -320,8 +333,8 @@ static void test_two_sinks(const char *dir)
 	char *err = NULL;
 	bool ok = true;
 
-	sink_maildir_ops.open(md, &a, &err);
-	sink_maildir_ops.open(md, &b, &err);
+	sink_maildir_ops.open(md, 0, &a, &err);
+	sink_maildir_ops.open(md, 0, &b, &err);
 	for (int i = 0; i < 50; i++) {
 		char *la = deliver(a, S("a\n"), 1);
 		char *lb = deliver(b, S("b\n"), 1);
@@ -349,13 +362,13 @@ static void test_write_error(const char *dir)
 	struct rlimit saved, lim;
 
 	memset(chunk, 'z', n);
-	sink_maildir_ops.open(md, &s, &err);
+	sink_maildir_ops.open(md, 0, &s, &err);
 	signal(SIGXFSZ, SIG_IGN);
 	getrlimit(RLIMIT_FSIZE, &saved);
 	lim = saved;
 	lim.rlim_cur = 100 * 1024;
 	setrlimit(RLIMIT_FSIZE, &lim);
-	int r = s->ops->begin(s, &err);
+	int r = s->ops->begin(s, NULL, &err);
 	for (int i = 0; i < 5 && r == 0; i++)
 		r = s->ops->write(s, chunk, n, &err);
 	if (r == 0)
@@ -379,6 +392,195 @@ static void test_write_error(const char *dir)
 	free(md);
 }
 
+/* ---- meta: flags, dates, the maildirfolder marker --------------------- */
+
+/* Do the mtime and atime of LOC (relative to MD) equal T? */
+static bool has_date(const char *md, const char *loc, time_t t)
+{
+	char *path = xasprintf("%s/%s", md, loc);
+	struct stat st;
+	bool ok = stat(path, &st) == 0 && st.st_mtime == t && st.st_atime == t;
+	free(path);
+	return ok;
+}
+
+/* Is LOC "SUB/<one name, no '/'>"? */
+static bool is_under(const char *loc, const char *sub)
+{
+	size_t n = strlen(sub);
+	return loc != NULL && strncmp(loc, sub, n) == 0 && loc[n] == '/' &&
+	       strchr(loc + n + 1, '/') == NULL;
+}
+
+static void test_flags(const char *dir)
+{
+	char *md = xasprintf("%s/flags", dir);
+	struct sink *s = NULL;
+	char *err = NULL;
+	const struct sink_meta seen = {.date = 1600000000, .flags = "FS"};
+	const struct sink_meta none = {.date = 1500000000, .flags = ""};
+
+	sink_maildir_ops.open(md, 0, &s, &err);
+	char *l1 = deliver_meta(s, &seen, S("Subject: seen\n\n"), 3);
+	char *l2 = deliver_meta(s, &none, S("Subject: unseen\n\n"), 3);
+	tap_ok(s->ops->commit(s, &err) == 0, "flags: commit into cur/ and new/");
+	/* Before anything reads the files, which may move their atime. */
+	tap_ok(l1 && has_date(md, l1, 1600000000),
+	       "date: mtime and atime of a cur/ message");
+	tap_ok(l2 && has_date(md, l2, 1500000000),
+	       "date: mtime and atime of a new/ message");
+	tap_ok(is_under(l1, "cur") &&
+		   check_delivered_info(md, l1, S("Subject: seen\n\n"),
+					":2,FS"),
+	       "flags \"FS\": cur/NAME,S=<size>:2,FS, byte for byte");
+	tap_ok(l2 != NULL && check_delivered(md, l2, S("Subject: unseen\n\n")),
+	       "flags \"\": new/NAME,S=<size>");
+	tap_ok(count_in(md, "cur") == 1 && count_in(md, "new") == 1 &&
+		   count_in(md, "tmp") == 0,
+	       "flags: one file in cur/, one in new/, none in tmp/");
+	free(l1);
+	free(l2);
+
+	const struct sink_meta all = {.flags = "DFPRST"};
+	time_t t0 = time(NULL);
+	l1 = deliver_meta(s, &all, S("x\n"), 1);
+	struct stat st;
+	char *path = l1 ? xasprintf("%s/%s", md, l1) : xstrdup("");
+	tap_ok(l1 && stat(path, &st) == 0 && st.st_mtime >= t0 &&
+		   st.st_mtime <= time(NULL),
+	       "date 0: the mtime is now");
+	tap_ok(l1 && strstr(l1, ":2,DFPRST") != NULL &&
+		   strcmp(l1 + strlen(l1) - 9, ":2,DFPRST") == 0,
+	       "all six standard flags, in order");
+	free(path);
+	free(l1);
+	s->ops->commit(s, &err);
+	s->ops->close(&s);
+	free(md);
+}
+
+static void test_bad_flags(const char *dir)
+{
+	static const char *const bad[] = {"SF", "SS", "S/", "../x", "F S",
+					  "1",  "\xc3\xa9", ":2,S"};
+	char *md = xasprintf("%s/badflags", dir);
+	struct sink *s = NULL;
+	char *err = NULL;
+
+	sink_maildir_ops.open(md, 0, &s, &err);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const struct sink_meta meta = {.flags = bad[i]};
+		char *what = xasprintf("bad flags \"%s\" refused", bad[i]);
+		char *want = xasprintf("maildir %s: begin: bad flags \"%s\"",
+				       md, bad[i]);
+		err = NULL;
+		tap_ok(s->ops->begin(s, &meta, &err) == -1 && err != NULL &&
+			   strncmp(err, want, strlen(want)) == 0 &&
+			   count_in(md, "tmp") == 0,
+		       what);
+		free(err);
+		free(want);
+		free(what);
+	}
+	err = NULL;
+	const struct sink_meta kw = {.flags = "Sa"};
+	char *l = deliver_meta(s, &kw, S("k\n"), 1);
+	tap_ok(is_under(l, "cur") && strcmp(l + strlen(l) - 5, ":2,Sa") == 0,
+	       "a lowercase keyword letter after the uppercase ones");
+	free(l);
+	s->ops->close(&s);
+	tap_ok(count_in(md, "cur") == 0, "close rolls back the cur/ message");
+	free(md);
+}
+
+static void test_rollback_cur(const char *dir)
+{
+	char *md = xasprintf("%s/rollcur", dir);
+	struct sink *s = NULL;
+	char *err = NULL;
+	const struct sink_meta seen = {.flags = "S"};
+
+	sink_maildir_ops.open(md, 0, &s, &err);
+	char *kept = deliver_meta(s, &seen, S("Subject: kept\n\n"), 4);
+	s->ops->commit(s, &err);
+	char *l1 = deliver_meta(s, &seen, S("Subject: one\n\n"), 4);
+	char *l2 = deliver(s, S("Subject: two\n\n"), 4);
+	tap_ok(l1 && l2 && count_in(md, "cur") == 2 && count_in(md, "new") == 1,
+	       "rollback cur/: one in cur/ and one in new/ ended");
+	s->ops->rollback(s);
+	tap_ok(count_in(md, "cur") == 1 && count_in(md, "new") == 0 &&
+		   kept != NULL &&
+		   check_delivered_info(md, kept, S("Subject: kept\n\n"),
+					":2,S"),
+	       "rollback removes the uncommitted from cur/ and new/ only");
+	free(l1);
+	free(l2);
+	tap_ok(s->ops->begin(s, &seen, &err) == 0 &&
+		   s->ops->write(s, S("Subject: three"), &err) == 0,
+	       "a flagged message in progress");
+	s->ops->abort(s);
+	tap_ok(count_in(md, "tmp") == 0 && count_in(md, "cur") == 1,
+	       "abort leaves tmp/ and cur/ as they were");
+	s->ops->close(&s);
+	free(kept);
+	free(md);
+}
+
+/* Is MD/maildirfolder an empty regular file? */
+static bool has_marker(const char *md)
+{
+	char *p = xasprintf("%s/maildirfolder", md);
+	struct stat st;
+	bool ok = lstat(p, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0;
+	free(p);
+	return ok;
+}
+
+static void test_marker(const char *dir)
+{
+	char *md = xasprintf("%s/pp/.Lists.dev", dir);
+	struct sink *s = NULL;
+	char *err = NULL;
+
+	tap_ok(sink_maildir_ops.open(md, SINK_OPEN_MAILDIRFOLDER, &s, &err) ==
+		       0,
+	       "maildirfolder: open a new Maildir++ subfolder");
+	tap_ok(has_marker(md) && is_dir_0700(md, "cur"),
+	       "maildirfolder: an empty marker file beside cur/ new/ tmp/");
+	s->ops->close(&s);
+	tap_ok(sink_maildir_ops.open(md, SINK_OPEN_MAILDIRFOLDER, &s, &err) ==
+			   0 &&
+		       has_marker(md),
+	       "maildirfolder: reopening keeps it");
+	s->ops->close(&s);
+
+	char *old = xasprintf("%s/pp/.Old", dir);
+	sink_maildir_ops.open(old, 0, &s, &err);
+	s->ops->close(&s);
+	tap_ok(!has_marker(old), "an existing folder opened without the flag");
+	tap_ok(sink_maildir_ops.open(old, SINK_OPEN_MAILDIRFOLDER, &s, &err) ==
+			   0 &&
+		       has_marker(old),
+	       "maildirfolder: added to an existing Maildir");
+	s->ops->close(&s);
+
+	char *bad = xasprintf("%s/pp/.Bad", dir);
+	char *marker = xasprintf("%s/maildirfolder", bad);
+	util_mkdir_p(marker, 0700);
+	err = NULL;
+	char *want = xasprintf("maildir %s: maildirfolder: ", bad);
+	tap_ok(sink_maildir_ops.open(bad, SINK_OPEN_MAILDIRFOLDER, &s, &err) ==
+			   -1 &&
+		       err != NULL && strncmp(err, want, strlen(want)) == 0,
+	       "maildirfolder: a directory in its place is an error");
+	free(err);
+	free(want);
+	free(marker);
+	free(bad);
+	free(old);
+	free(md);
+}
+
 int main(void)
 {
 	char *dir = make_tmpdir();
@@ -390,6 +592,10 @@ int main(void)
 	test_abort_rollback(dir);
 	test_two_sinks(dir);
 	test_write_error(dir);
+	test_flags(dir);
+	test_bad_flags(dir);
+	test_rollback_cur(dir);
+	test_marker(dir);
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	free(dir);
 	return tap_done();

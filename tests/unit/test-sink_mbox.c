@@ -393,7 +393,7 @@ static void test_run(const char *dir)
 	char *err = NULL;
 	struct stat st;
 
-	tap_ok(sink_mbox_ops.open(path, &s, &err) == 0,
+	tap_ok(sink_mbox_ops.open(path, 0, &s, &err) == 0,
 	       "open creates a missing mbox and its parents");
 	tap_ok(stat(path, &st) == 0 && (st.st_mode & 07777) == 0600,
 	       "a new mbox has mode 0600");
@@ -446,8 +446,8 @@ static void test_abort(const char *dir)
 	memset(big, 'x', n);
 	write_file(path, S("From a Thu Jan  1 00:00:00 1970\nold\n\n"));
 	char *before = read_all(path, &before_len);
-	sink_mbox_ops.open(path, &s, &err);
-	tap_ok(s->ops->begin(s, &err) == 0, "abort: begin");
+	sink_mbox_ops.open(path, 0, &s, &err);
+	tap_ok(s->ops->begin(s, NULL, &err) == 0, "abort: begin");
 	tap_ok(exists(lock), "begin takes the dotlock");
 	tap_ok(s->ops->write(s, big, n, &err) == 0, "abort: write 300 KB");
 	tap_ok(file_size(path) > (off_t)before_len,
@@ -486,7 +486,7 @@ static void test_rollback(const char *dir)
 	char *err = NULL;
 	size_t before_len, after_len;
 
-	sink_mbox_ops.open(path, &s, &err);
+	sink_mbox_ops.open(path, 0, &s, &err);
 	char *loc = deliver(s, S("Subject: a\n\nfirst\n"), 4);
 	s->ops->commit(s, &err);
 	free(loc);
@@ -506,7 +506,7 @@ static void test_rollback(const char *dir)
 
 	loc = deliver(s, S("Subject: d\n\nfourth\n"), 4);
 	free(loc);
-	tap_ok(s->ops->begin(s, &err) == 0 &&
+	tap_ok(s->ops->begin(s, NULL, &err) == 0 &&
 		   s->ops->write(s, S("Subject: e\n\npartial"), &err) == 0,
 	       "one ended and one half-written message");
 	s->ops->close(&s);
@@ -532,7 +532,7 @@ static void test_separator(const char *dir)
 	size_t len, n = sizeof(old) - 1;
 
 	write_file(path, old, n);
-	sink_mbox_ops.open(path, &s, &err);
+	sink_mbox_ops.open(path, 0, &s, &err);
 	time_t t0 = time(NULL);
 	char *loc = deliver(s, S("Return-Path: <x@y>\nSubject: s"), 2);
 	s->ops->commit(s, &err);
@@ -564,7 +564,7 @@ static char *deliver_alone(const char *dir, const char *name, const char *msg,
 	struct sink *s = NULL;
 	char *err = NULL;
 
-	sink_mbox_ops.open(path, &s, &err);
+	sink_mbox_ops.open(path, 0, &s, &err);
 	time_t t0 = time(NULL);
 	char *loc = deliver(s, msg, msg_len, 4096);
 	s->ops->commit(s, &err);
@@ -620,8 +620,8 @@ static void test_locked(const char *dir)
 	write_file(path, S("From a Thu Jan  1 00:00:00 1970\nold\n\n"));
 	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
 	write_file(lock, pid, strlen(pid));
-	sink_mbox_ops.open(path, &s, &err);
-	tap_ok(s->ops->begin(s, &err) == SINK_LOCKED,
+	sink_mbox_ops.open(path, 0, &s, &err);
+	tap_ok(s->ops->begin(s, NULL, &err) == SINK_LOCKED,
 	       "a held dotlock: begin reports SINK_LOCKED");
 	tap_str(err, want, "the error says who holds it");
 	free(err);
@@ -633,15 +633,15 @@ static void test_locked(const char *dir)
 
 	/* Another sink on the same file holds the fcntl lock: OFD locks
 	 * exclude it even within one process. */
-	sink_mbox_ops.open(path, &other, &err);
-	tap_ok(other->ops->begin(other, &err) == 0, "a second sink begins");
-	tap_ok(s->ops->begin(s, &err) == SINK_LOCKED,
+	sink_mbox_ops.open(path, 0, &other, &err);
+	tap_ok(other->ops->begin(other, NULL, &err) == 0, "a second sink begins");
+	tap_ok(s->ops->begin(s, NULL, &err) == SINK_LOCKED,
 	       "a held fcntl lock: begin reports SINK_LOCKED");
 	tap_str(err, want, "with the same error");
 	free(err);
 	err = NULL;
 	other->ops->abort(other);
-	tap_ok(s->ops->begin(s, &err) == 0, "begins once it is released");
+	tap_ok(s->ops->begin(s, NULL, &err) == 0, "begins once it is released");
 	s->ops->abort(s);
 	other->ops->close(&other);
 	s->ops->close(&s);
@@ -659,7 +659,7 @@ static void test_stale_dotlock(const char *dir)
 	char *err = NULL;
 	char pid[32];
 
-	sink_mbox_ops.open(path, &s, &err);
+	sink_mbox_ops.open(path, 0, &s, &err);
 	pid_t child = fork();
 	if (child == 0)
 		_exit(0);
@@ -693,13 +693,13 @@ static void test_write_error(const char *dir)
 	memset(chunk, 'y', n);
 	write_file(path, S("From a Thu Jan  1 00:00:00 1970\nold\n\n"));
 	char *before = read_all(path, &before_len);
-	sink_mbox_ops.open(path, &s, &err);
+	sink_mbox_ops.open(path, 0, &s, &err);
 	signal(SIGXFSZ, SIG_IGN);
 	getrlimit(RLIMIT_FSIZE, &saved);
 	lim = saved;
 	lim.rlim_cur = 100 * 1024;
 	setrlimit(RLIMIT_FSIZE, &lim);
-	int r = s->ops->begin(s, &err);
+	int r = s->ops->begin(s, NULL, &err);
 	for (int i = 0; i < 5 && r == 0; i++)
 		r = s->ops->write(s, chunk, n, &err);
 	setrlimit(RLIMIT_FSIZE, &saved);
@@ -728,7 +728,7 @@ static void test_replaced(const char *dir)
 	char *err = NULL;
 	size_t len;
 
-	sink_mbox_ops.open(path, &s, &err);
+	sink_mbox_ops.open(path, 0, &s, &err);
 	char *loc = deliver(s, S("Subject: a\n\nfirst\n"), 100);
 	s->ops->commit(s, &err);
 	free(loc);
@@ -750,13 +750,52 @@ static void test_replaced(const char *dir)
 	free(path);
 }
 
+/* The From_ line carries the date of the meta, the flags are ignored, and
+ * a date of 0 means now; a multi-level parent is created. */
+static void test_meta_date(const char *dir)
+{
+	char *path = xasprintf("%s/deep/er/still/dated", dir);
+	struct sink *s = NULL;
+	char *err = NULL;
+	const struct sink_meta m1 = {.date = 1600000000, .flags = "FS"};
+	const struct sink_meta m2 = {.date = 0, .flags = NULL};
+	static const char body[] = "Return-Path: <d@e>\n\nbody\n";
+	char line[SINK_MBOX_FROM_LINE_MAX];
+
+	tap_ok(sink_mbox_ops.open(path, 0, &s, &err) == 0,
+	       "meta: open creates three missing parents");
+	char *l1 = deliver_meta(s, &m1, S(body), 5);
+	time_t t0 = time(NULL);
+	char *l2 = deliver_meta(s, &m2, S(body), 5);
+	time_t t1 = time(NULL);
+	s->ops->commit(s, &err);
+	size_t len;
+	char *got = read_all(path, &len);
+	int n = sink_mbox_from_line(line, sizeof(line), "d@e", 1600000000);
+	tap_ok(n > 0 && len > (size_t)n && memcmp(got, line, (size_t)n) == 0,
+	       "meta: the From_ line carries the given date");
+	tap_str(line, "From d@e Sun Sep 13 12:26:40 2020\n",
+		"meta: which is 2020-09-13 12:26:40 UTC");
+	size_t off2 = (size_t)n + sizeof(body) - 1 + 1;
+	tap_ok(n > 0 && len > off2 &&
+		   memcmp(got + n, body, sizeof(body) - 1) == 0 &&
+		   match_from(got + off2, len - off2, "d@e", t0, t1) > 0,
+	       "meta: flags change nothing, date 0 is now");
+	tap_str(l1, "mbox:0", "meta: location of the first message");
+	free(got);
+	free(l1);
+	free(l2);
+	s->ops->close(&s);
+	free(path);
+}
+
 static void test_open_errors(const char *dir)
 {
 	struct sink *s = NULL;
 	char *err = NULL;
 	char *want = xasprintf("mbox %s: open: Is a directory", dir);
 
-	tap_ok(sink_mbox_ops.open(dir, &s, &err) == -1 && s == NULL,
+	tap_ok(sink_mbox_ops.open(dir, 0, &s, &err) == -1 && s == NULL,
 	       "open refuses a directory");
 	tap_str(err, want, "open error names the path and the cause");
 	free(err);
@@ -784,6 +823,7 @@ int main(void)
 	test_write_error(dir);
 	test_replaced(dir);
 	test_open_errors(dir);
+	test_meta_date(dir);
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	free(dir);
 	return tap_done();
