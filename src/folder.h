@@ -38,11 +38,12 @@
  * inside a name part, control characters (C0, DEL, C1; NUL cannot occur
  * in a C string, mutf7_decode refuses it), in the tree layout the parts
  * "cur", "new" and "tmp" (the Maildir's own directories above them), and
- * in mboxdir a part ending in ".lock" (the mbox sink's dotlock name).  In
- * flat and mbox every name is accepted.  An mboxdir folder that has both
- * messages and subfolders cannot be stored (BASE/Lists is a file, so
- * BASE/Lists/dev cannot be made); the sink's open reports that.  Returns
- * 0, or -1 and nothing set but *err_r (caller frees). */
+ * in mboxdir a part ending in ".lock" (the mbox sink's dotlock name);
+ * also an empty BASE.  In flat and mbox every name is accepted.  An
+ * mboxdir folder that has both messages and subfolders cannot be stored
+ * (BASE/Lists is a file, so BASE/Lists/dev cannot be made): the sink's
+ * open reports that.  Returns 0, or -1 and nothing set but *err_r (caller
+ * frees). */
 int folder_target(enum conf_target target, enum conf_layout layout,
 		  const char *base, const char *display, char sep,
 		  char **path_r, unsigned *open_flags_r, char **err_r);

@@ -382,7 +382,9 @@ static int open_sink(struct session *s)
 	if (folder_target(s->acct->target, s->acct->layout,
 			  s->acct->target_path, s->folder->display,
 			  s->folder->sep, &path, &flags, &err) < 0) {
-		folder_fail(s, UTIL_FAIL_CONFIG, err);
+		/* The text names the folder already. */
+		s->folder_clean = false;
+		session_fail(s, UTIL_FAIL_CONFIG, err);
 		return -1;
 	}
 	if (s->sink != NULL && strcmp(path, s->sink_path) == 0) {

@@ -41,8 +41,8 @@ struct maildir {
 	int fd;			 /* the tmp/ file, or -1 */
 	char name[NAME_MAX + 1]; /* the message's name under tmp/ */
 	uint64_t size;
-	time_t date;		 /* mtime to give the message, 0 = now */
-	char flags[INFO_MAX];	 /* info letters; "" = new/ */
+	time_t date;	      /* mtime to give the message, 0 = now */
+	char flags[INFO_MAX]; /* info letters; "" = new/ */
 	/* "new/NAME" and "cur/NAME:2,FLAGS" ended since the last commit */
 	char **ended;
 	size_t n_ended, cap_ended;
@@ -270,9 +270,9 @@ static char *maildir_deliver(struct maildir *m, char **err_r)
 			break;
 	}
 	if (final == NULL)
-		*err_r = xasprintf("maildir %s: move %s into %s/: %s", m->path,
-				   from, m->flags[0] ? "cur" : "new",
-				   strerror(e));
+		*err_r =
+		    xasprintf("maildir %s: move %s into %s/: %s", m->path, from,
+			      m->flags[0] ? "cur" : "new", strerror(e));
 	free(from);
 	return final;
 }
@@ -382,8 +382,8 @@ static int maildir_commit(struct sink *s, char **err_r)
 		return 0;
 	const char *failed = maildir_fsync_ended(m);
 	if (failed != NULL) {
-		*err_r = xasprintf("maildir %s: fsync %s/: %s", m->path,
-				   failed, strerror(errno));
+		*err_r = xasprintf("maildir %s: fsync %s/: %s", m->path, failed,
+				   strerror(errno));
 		return -1;
 	}
 	maildir_forget(m);
@@ -432,61 +432,6 @@ static int maildir_subdir(int dirfd, const char *sub)
 	return 0;
 }
 
-/* Returns a malloc'd copy of the directory part of PATH. */
-static char *parent_dir(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	while (slash != NULL && slash > path && slash[1] == '\0')
-		slash = memrchr(path, '/', (size_t)(slash - path));
-	if (slash == NULL)
-		return xstrdup(".");
-	if (slash == path)
-		return xstrdup("/");
-	return xstrndup(path, (size_t)(slash - path));
-}
-
-/* Creates DIR and its missing parents, 0700, and makes every new name
- * durable: the parent of each directory created is fsync'd, or a crash
- * could take a delivered message away together with its directory.
- * Returns 0, or -1 with errno and *failed_r (caller frees) the path that
- * failed. */
-static int mkdir_durable(const char *dir, char **failed_r)
-{
-	struct stat st;
-	size_t missing = 0;
-	char *p = xstrdup(dir);
-
-	while (stat(p, &st) < 0 && errno == ENOENT) {
-		char *up = parent_dir(p);
-		bool top = strcmp(up, p) == 0;
-		free(p);
-		p = up;
-		missing++;
-		if (top)
-			break;
-	}
-	free(p);
-	if (util_mkdir_p(dir, 0700) < 0) {
-		int e = errno;
-		*failed_r = xstrdup(dir);
-		errno = e;
-		return -1;
-	}
-	p = xstrdup(dir);
-	for (size_t i = 0; i < missing; i++) {
-		char *up = parent_dir(p);
-		free(p);
-		p = up;
-		if (util_fsync_dir(p) < 0) {
-			*failed_r = p;
-			return -1;
-		}
-	}
-	free(p);
-	return 0;
-}
-
 /* Creates the empty Maildir++ "maildirfolder" marker unless it is there;
  * the caller's fsync of the Maildir makes its name durable. */
 static int maildir_marker(int dirfd)
@@ -531,12 +476,12 @@ static int maildir_prepare(const char *path, int dirfd, bool marker,
 	return 0;
 }
 
-static int maildir_open(const char *path, unsigned flags,
-			struct sink **sink_r, char **err_r)
+static int maildir_open(const char *path, unsigned flags, struct sink **sink_r,
+			char **err_r)
 {
 	char *failed = NULL;
 
-	if (mkdir_durable(path, &failed) < 0) {
+	if (util_mkdir_p_durable(path, &failed) < 0) {
 		if (strcmp(failed, path) == 0)
 			*err_r = xasprintf("maildir %s: create: %s", path,
 					   strerror(errno));

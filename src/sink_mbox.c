@@ -443,69 +443,15 @@ static int mbox_lock(struct mbox *m, char **err_r)
 
 /* ---- opening --------------------------------------------------------- */
 
-/* Returns a malloc'd copy of the directory part of PATH. */
-static char *parent_dir(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	while (slash != NULL && slash > path && slash[1] == '\0')
-		slash = memrchr(path, '/', (size_t)(slash - path));
-	if (slash == NULL)
-		return xstrdup(".");
-	if (slash == path)
-		return xstrdup("/");
-	return xstrndup(path, (size_t)(slash - path));
-}
-
-/* Creates DIR and its missing parents, 0700, and makes every new name
- * durable: the parent of each directory created is fsync'd, or a crash
- * could take the mbox away together with its directory.  Returns 0, or -1
- * with errno and *failed_r (caller frees) the path that failed. */
-static int mkdir_durable(const char *dir, char **failed_r)
-{
-	struct stat st;
-	size_t missing = 0;
-	char *p = xstrdup(dir);
-
-	while (stat(p, &st) < 0 && errno == ENOENT) {
-		char *up = parent_dir(p);
-		bool top = strcmp(up, p) == 0;
-		free(p);
-		p = up;
-		missing++;
-		if (top)
-			break;
-	}
-	free(p);
-	if (util_mkdir_p(dir, 0700) < 0) {
-		int e = errno;
-		*failed_r = xstrdup(dir);
-		errno = e;
-		return -1;
-	}
-	p = xstrdup(dir);
-	for (size_t i = 0; i < missing; i++) {
-		char *up = parent_dir(p);
-		free(p);
-		p = up;
-		if (util_fsync_dir(p) < 0) {
-			*failed_r = p;
-			return -1;
-		}
-	}
-	free(p);
-	return 0;
-}
-
 /* Creates the missing mbox at PATH (and its missing parents, 0700) and
  * makes its name durable.  Returns the fd, or -1 with *err_r. */
 static int mbox_create(const char *path, char **err_r)
 {
-	char *dir = parent_dir(path);
+	char *dir = util_parent_dir(path);
 	char *failed = NULL;
 	int fd = -1;
 
-	if (mkdir_durable(dir, &failed) < 0) {
+	if (util_mkdir_p_durable(dir, &failed) < 0) {
 		if (strcmp(failed, dir) == 0)
 			*err_r = xasprintf("mbox %s: create directory %s: %s",
 					   path, dir, strerror(errno));

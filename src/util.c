@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,6 +247,11 @@ int util_mkdir_p(const char *path, mode_t mode)
 	char *copy = xstrdup(path);
 	int ret = 0;
 
+	if (*path == '\0') {
+		free(copy);
+		errno = ENOENT;
+		return -1;
+	}
 	for (char *p = copy + 1; ; p++) {
 		if (*p != '/' && *p != '\0')
 			continue;
@@ -313,4 +319,53 @@ void util_hex(const unsigned char *in, size_t len, char *out)
 		out[2 * i + 1] = digits[in[i] & 15];
 	}
 	out[2 * len] = '\0';
+}
+
+char *util_parent_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	while (slash != NULL && slash > path && slash[1] == '\0')
+		slash = memrchr(path, '/', (size_t)(slash - path));
+	if (slash == NULL)
+		return xstrdup(".");
+	if (slash == path)
+		return xstrdup("/");
+	return xstrndup(path, (size_t)(slash - path));
+}
+
+int util_mkdir_p_durable(const char *dir, char **failed_r)
+{
+	struct stat st;
+	size_t missing = 0;
+	char *p = xstrdup(dir);
+
+	while (stat(p, &st) < 0 && errno == ENOENT) {
+		char *up = util_parent_dir(p);
+		bool top = strcmp(up, p) == 0;
+		free(p);
+		p = up;
+		missing++;
+		if (top)
+			break;
+	}
+	free(p);
+	if (util_mkdir_p(dir, 0700) < 0) {
+		int e = errno;
+		*failed_r = xstrdup(dir);
+		errno = e;
+		return -1;
+	}
+	p = xstrdup(dir);
+	for (size_t i = 0; i < missing; i++) {
+		char *up = util_parent_dir(p);
+		free(p);
+		p = up;
+		if (util_fsync_dir(p) < 0) {
+			*failed_r = p;
+			return -1;
+		}
+	}
+	free(p);
+	return 0;
 }

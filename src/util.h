@@ -69,6 +69,16 @@ int util_wbuf_flush(struct util_wbuf *b);
 /* Creates PATH and missing parents with MODE.  0 or -1 (errno). */
 int util_mkdir_p(const char *path, mode_t mode);
 
+/* Like util_mkdir_p(DIR, 0700), and makes every new name durable: the
+ * parent of each directory created is fsync'd, or a crash could take a
+ * file away together with its directory.  Returns 0, or -1 with errno and
+ * *failed_r (caller frees) the path that failed. */
+int util_mkdir_p_durable(const char *dir, char **failed_r);
+
+/* Returns a malloc'd copy of the directory part of PATH ("/" for a file
+ * at the root, "." for a bare name). */
+char *util_parent_dir(const char *path);
+
 /* fsyncs the directory PATH.  0 or -1 (errno). */
 int util_fsync_dir(const char *path);
 

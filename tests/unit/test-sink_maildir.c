@@ -423,16 +423,16 @@ static void test_flags(const char *dir)
 	sink_maildir_ops.open(md, 0, &s, &err);
 	char *l1 = deliver_meta(s, &seen, S("Subject: seen\n\n"), 3);
 	char *l2 = deliver_meta(s, &none, S("Subject: unseen\n\n"), 3);
-	tap_ok(s->ops->commit(s, &err) == 0, "flags: commit into cur/ and new/");
+	tap_ok(s->ops->commit(s, &err) == 0,
+	       "flags: commit into cur/ and new/");
 	/* Before anything reads the files, which may move their atime. */
 	tap_ok(l1 && has_date(md, l1, 1600000000),
 	       "date: mtime and atime of a cur/ message");
 	tap_ok(l2 && has_date(md, l2, 1500000000),
 	       "date: mtime and atime of a new/ message");
-	tap_ok(is_under(l1, "cur") &&
-		   check_delivered_info(md, l1, S("Subject: seen\n\n"),
-					":2,FS"),
-	       "flags \"FS\": cur/NAME,S=<size>:2,FS, byte for byte");
+	bool ok = is_under(l1, "cur") &&
+		  check_delivered_info(md, l1, S("Subject: seen\n\n"), ":2,FS");
+	tap_ok(ok, "flags \"FS\": cur/NAME,S=<size>:2,FS, byte for byte");
 	tap_ok(l2 != NULL && check_delivered(md, l2, S("Subject: unseen\n\n")),
 	       "flags \"\": new/NAME,S=<size>");
 	tap_ok(count_in(md, "cur") == 1 && count_in(md, "new") == 1 &&
@@ -461,8 +461,9 @@ static void test_flags(const char *dir)
 
 static void test_bad_flags(const char *dir)
 {
-	static const char *const bad[] = {"SF", "SS", "S/", "../x", "F S",
-					  "1",  "\xc3\xa9", ":2,S"};
+	static const char *const bad[] = {
+	    "SF", "SS", "S/", "../x", "F S", "1", "\xc3\xa9", ":2,S",
+	};
 	char *md = xasprintf("%s/badflags", dir);
 	struct sink *s = NULL;
 	char *err = NULL;
@@ -508,10 +509,9 @@ static void test_rollback_cur(const char *dir)
 	tap_ok(l1 && l2 && count_in(md, "cur") == 2 && count_in(md, "new") == 1,
 	       "rollback cur/: one in cur/ and one in new/ ended");
 	s->ops->rollback(s);
-	tap_ok(count_in(md, "cur") == 1 && count_in(md, "new") == 0 &&
-		   kept != NULL &&
-		   check_delivered_info(md, kept, S("Subject: kept\n\n"),
-					":2,S"),
+	bool ok = kept != NULL && check_delivered_info(
+				      md, kept, S("Subject: kept\n\n"), ":2,S");
+	tap_ok(ok && count_in(md, "cur") == 1 && count_in(md, "new") == 0,
 	       "rollback removes the uncommitted from cur/ and new/ only");
 	free(l1);
 	free(l2);
@@ -538,29 +538,26 @@ static bool has_marker(const char *md)
 
 static void test_marker(const char *dir)
 {
+	const unsigned mf = SINK_OPEN_MAILDIRFOLDER;
 	char *md = xasprintf("%s/pp/.Lists.dev", dir);
 	struct sink *s = NULL;
 	char *err = NULL;
 
-	tap_ok(sink_maildir_ops.open(md, SINK_OPEN_MAILDIRFOLDER, &s, &err) ==
-		       0,
-	       "maildirfolder: open a new Maildir++ subfolder");
+	int r = sink_maildir_ops.open(md, mf, &s, &err);
+	tap_ok(r == 0, "maildirfolder: open a new Maildir++ subfolder");
 	tap_ok(has_marker(md) && is_dir_0700(md, "cur"),
 	       "maildirfolder: an empty marker file beside cur/ new/ tmp/");
 	s->ops->close(&s);
-	tap_ok(sink_maildir_ops.open(md, SINK_OPEN_MAILDIRFOLDER, &s, &err) ==
-			   0 &&
-		       has_marker(md),
-	       "maildirfolder: reopening keeps it");
+	r = sink_maildir_ops.open(md, mf, &s, &err);
+	tap_ok(r == 0 && has_marker(md), "maildirfolder: reopening keeps it");
 	s->ops->close(&s);
 
 	char *old = xasprintf("%s/pp/.Old", dir);
 	sink_maildir_ops.open(old, 0, &s, &err);
 	s->ops->close(&s);
 	tap_ok(!has_marker(old), "an existing folder opened without the flag");
-	tap_ok(sink_maildir_ops.open(old, SINK_OPEN_MAILDIRFOLDER, &s, &err) ==
-			   0 &&
-		       has_marker(old),
+	r = sink_maildir_ops.open(old, mf, &s, &err);
+	tap_ok(r == 0 && has_marker(old),
 	       "maildirfolder: added to an existing Maildir");
 	s->ops->close(&s);
 
@@ -569,9 +566,8 @@ static void test_marker(const char *dir)
 	util_mkdir_p(marker, 0700);
 	err = NULL;
 	char *want = xasprintf("maildir %s: maildirfolder: ", bad);
-	tap_ok(sink_maildir_ops.open(bad, SINK_OPEN_MAILDIRFOLDER, &s, &err) ==
-			   -1 &&
-		       err != NULL && strncmp(err, want, strlen(want)) == 0,
+	r = sink_maildir_ops.open(bad, mf, &s, &err);
+	tap_ok(r == -1 && err != NULL && strncmp(err, want, strlen(want)) == 0,
 	       "maildirfolder: a directory in its place is an error");
 	free(err);
 	free(want);

@@ -634,7 +634,8 @@ static void test_locked(const char *dir)
 	/* Another sink on the same file holds the fcntl lock: OFD locks
 	 * exclude it even within one process. */
 	sink_mbox_ops.open(path, 0, &other, &err);
-	tap_ok(other->ops->begin(other, NULL, &err) == 0, "a second sink begins");
+	tap_ok(other->ops->begin(other, NULL, &err) == 0,
+	       "a second sink begins");
 	tap_ok(s->ops->begin(s, NULL, &err) == SINK_LOCKED,
 	       "a held fcntl lock: begin reports SINK_LOCKED");
 	tap_str(err, want, "with the same error");
