@@ -497,7 +497,8 @@ static void folder_save(struct session *s)
 	    .uidvalidity = s->info.uidvalidity,
 	    .uidnext = s->info.uidnext,
 	    .highest_uid = s->highest_uid,
-	    .clean = s->folder_clean,
+	    /* Deletions held back during a re-key are due next time. */
+	    .clean = s->folder_clean && !(s->rekey && !s->acct->keep),
 	};
 	char *err = NULL;
 
