@@ -487,8 +487,12 @@ static bool folder_unchanged(struct session *s, const struct state_folder *prev,
 			 "; matching messages by content, nothing is deleted "
 			 "in this folder during this poll",
 			 s->folder->display, s->info.uidvalidity);
+	/* With keep = no, anything still in the folder may be due for
+	 * deletion (keep was yes before, or a deletion did not go through):
+	 * only an empty folder is known to need nothing. */
 	return found && !s->rekey && prev->clean && s->info.uidnext != 0 &&
-	       prev->uidnext == s->info.uidnext;
+	       prev->uidnext == s->info.uidnext &&
+	       (s->acct->keep || s->info.exists == 0);
 }
 
 static void folder_save(struct session *s)
@@ -553,7 +557,11 @@ static int poll_folder(struct session *s, const struct source_folder *fo)
 		s->res->on_server += s->info.exists;
 		return 0;
 	}
-	uint64_t from = found && !s->rekey && prev.clean ? prev.uidnext : 0;
+	/* keep = yes: what was there at the last clean poll is archived, so
+	 * only newer UIDs matter.  keep = no: every message may be due. */
+	uint64_t from = found && !s->rekey && prev.clean && s->acct->keep
+				? prev.uidnext
+				: 0;
 	if (s->src_ops->list(s->src, from, &s->listing, &f, &err) < 0) {
 		folder_fail(s, f, err);
 		return -1;

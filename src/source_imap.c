@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /* IMAP over libetpan: libetpan parses the replies; the commands that carry
  * UID sets, the SASL PLAIN exchange and LOGOUT are written here, because
- * libetpan does not split long sets, has no SASL without Cyrus, and reports
- * every LOGOUT as failed.  Message bodies stream through libetpan's body
- * and FETCH handlers, so memory does not grow with message size. */
+ * libetpan does not split long sets, has no SASL without Cyrus, and its
+ * parser turns the BYE before LOGOUT's OK into a stream error.  Message
+ * bodies stream through libetpan's body and FETCH handlers, so memory does
+ * not grow with message size. */
 #include "config.h"
 
 #include <inttypes.h>
@@ -21,6 +22,8 @@
 #define IMAP_BUF 65536
 /* More is refused as hostile: the listing is kept in memory. */
 #define IMAP_MAX_MSGS 10000000u
+/* Longest server text quoted in an error. */
+#define IMAP_TEXT_MAX 200
 /* Lines read while waiting for the LOGOUT reply. */
 #define IMAP_LOGOUT_LINES 16
 
@@ -39,37 +42,39 @@ enum imap_cap {
  * server's FETCH reply (with the UID) ends. */
 struct fetch_run {
 	const size_t *idx;
-	size_t next, end;               /* predicted position, batch end */
+	size_t next, end; /* predicted position, batch end */
 	const struct source_fetch_cb *cb;
 	void *ctx;
-	bool in_msg;                    /* begin was called for idx[cur] */
+	bool in_msg; /* begin was called for idx[cur] */
+	bool ignore; /* this reply is not for us */
 	size_t cur;
 	struct source_imap_reply reply;
 	struct source_imap_crlf crlf;
-	int fail;                       /* a callback's failure class */
+	int fail; /* a callback's failure class */
 };
 
 /* The listing being collected from FETCH replies. */
 struct list_run {
 	struct source_msg *msgs;
 	size_t n, cap;
-	char *err;                      /* the first problem seen */
+	char *err; /* the first problem seen */
 };
 
 struct source {
 	const struct conf_account *acct;
 	mailimap *imap;
-	unsigned caps;                  /* enum imap_cap */
-	bool broken;                    /* out of step: close without LOGOUT */
+	unsigned caps; /* enum imap_cap */
+	bool broken;   /* out of step: close without LOGOUT */
 	bool have_folders;
 	struct source_folder *folders;
 	size_t n_folders;
 	struct source_listing listing;
-	uint32_t *del;                  /* UIDs marked in the current folder */
+	uint32_t *del; /* UIDs marked in the current folder */
 	size_t n_del, cap_del;
-	struct fetch_run *fetch;        /* during a fetch of bodies */
-	struct list_run *list;          /* during a listing */
-	char out[IMAP_BUF + 1];         /* decoded body bytes */
+	struct fetch_run *fetch;      /* during a fetch of bodies */
+	struct list_run *list;	      /* during a listing */
+	char out[IMAP_BUF + 1];	      /* decoded body bytes */
+	char text[IMAP_TEXT_MAX + 1]; /* reply_text's copy */
 };
 
 /* --- UID sets, flags, dates (pure) --- */
@@ -133,23 +138,23 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 	return era * 146097 + (int64_t)doe - 719468;
 }
 
-int source_imap_date(int day, int month, int year, int hour, int min,
-		     int sec, int zone, time_t *t_r)
+int source_imap_date(int day, int month, int year, int hour, int min, int sec,
+		     int zone, time_t *t_r)
 {
 	static const int mdays[] = {31, 28, 31, 30, 31, 30,
 				    31, 31, 30, 31, 30, 31};
 	int zabs = zone < 0 ? -zone : zone;
 
-	if (year < 1000 || year > 9999 || month < 1 || month > 12 ||
-	    day < 1 || hour < 0 || hour > 23 || min < 0 || min > 59 ||
-	    sec < 0 || sec > 60 || zabs > 2359 || zabs % 100 > 59)
+	if (year < 1000 || year > 9999 || month < 1 || month > 12 || day < 1 ||
+	    hour < 0 || hour > 23 || min < 0 || min > 59 || sec < 0 ||
+	    sec > 60 || zabs > 2359 || zabs % 100 > 59)
 		return -1;
 	if (day > mdays[month - 1] + (month == 2 && leap_year(year)))
 		return -1;
 	int64_t off = (int64_t)(zabs / 100) * 3600 + (zabs % 100) * 60;
-	int64_t t = days_from_civil(year, (unsigned)month, (unsigned)day) *
-			    86400 +
-		    hour * 3600 + min * 60 + sec - (zone < 0 ? -off : off);
+	int64_t t =
+	    days_from_civil(year, (unsigned)month, (unsigned)day) * 86400 +
+	    hour * 3600 + min * 60 + sec - (zone < 0 ? -off : off);
 	*t_r = (time_t)t;
 	return 0;
 }
@@ -276,8 +281,9 @@ int source_imap_listing_finish(struct source_listing *l, uint64_t from_uid,
 		if (l->msgs[i].index < from_uid)
 			continue;
 		if (n > 0 && l->msgs[n - 1].index == l->msgs[i].index) {
-			*err_r = xasprintf("server listed UID %" PRIu32
-					   " twice", l->msgs[i].index);
+			*err_r =
+			    xasprintf("server listed UID %" PRIu32 " twice",
+				      l->msgs[i].index);
 			return -1;
 		}
 		l->msgs[n++] = l->msgs[i];
@@ -330,6 +336,51 @@ size_t source_imap_find_uid(const struct source_msg *msgs, const size_t *idx,
 	return end;
 }
 
+/* Parses the decimal number at P (up to END) into *V_R; returns the end
+ * of the digits, or NULL. */
+static const char *parse_u32(const char *p, const char *end, uint32_t *v_r)
+{
+	uint64_t v = 0;
+	const char *d = p;
+
+	for (; d < end && *d >= '0' && *d <= '9'; d++) {
+		v = v * 10 + (uint64_t)(*d - '0');
+		if (v > UINT32_MAX)
+			return NULL;
+	}
+	*v_r = (uint32_t)v;
+	return d > p ? d : NULL;
+}
+
+uint32_t source_imap_peek_uid(const char *buf, size_t len)
+{
+	static const char tail[] = "BODY[] {";
+	const size_t tl = sizeof(tail) - 1;
+	size_t e = len;
+
+	if (e < 3 || memcmp(buf + e - 3, "}\r\n", 3) != 0)
+		return 0;
+	for (e -= 3; e > 0 && buf[e - 1] >= '0' && buf[e - 1] <= '9'; e--)
+		;
+	if (e < tl + 1 || strncasecmp(buf + e - tl, tail, tl) != 0)
+		return 0;
+	size_t body = e - tl, start = body;
+	while (start > 0 && !(buf[start] == '*' && buf[start - 1] == '\n'))
+		start--;
+	if (buf[start] != '*' || body - start < 2 || buf[start + 1] != ' ')
+		return 0;
+	for (size_t j = start + 2; j + 4 < body; j++) {
+		uint32_t uid;
+		const char *d;
+		if ((buf[j - 1] != '(' && buf[j - 1] != ' ') ||
+		    strncasecmp(buf + j, "UID ", 4) != 0)
+			continue;
+		d = parse_u32(buf + j + 4, buf + body, &uid);
+		return d != NULL && (*d == ' ' || *d == ')') ? uid : 0;
+	}
+	return 0;
+}
+
 static bool same_folder(const char *a, const char *b)
 {
 	if (strcasecmp(a, "INBOX") == 0)
@@ -337,7 +388,8 @@ static bool same_folder(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
-/* A copy of a server-sent name safe to print: no control characters. */
+/* A copy of text with server-sent parts safe to print: no control
+ * characters. */
 static char *printable(const char *name)
 {
 	char *p = xstrdup(name);
@@ -356,18 +408,18 @@ int source_imap_folder_add(struct source_folder **f, size_t *n,
 		if (same_folder((*f)[i].name, name))
 			return 0;
 	if (*name == '\0' || mutf7_decode(name, &display, &e) < 0) {
-		char *p = printable(name);
-		*err_r = xasprintf("server folder \"%s\" has an invalid name "
-				   "(%s)", p,
-				   e != NULL ? e : "empty");
-		free(p);
+		/* The codec's reason quotes the name too: clean it all. */
+		char *msg = xasprintf("server folder \"%s\" has an invalid "
+				      "name (%s)",
+				      name, e != NULL ? e : "empty");
+		*err_r = printable(msg);
+		free(msg);
 		free(e);
 		return -1;
 	}
 	*f = xrealloc(*f, (*n + 1) * sizeof(**f));
-	(*f)[*n] = (struct source_folder){.name = xstrdup(name),
-					  .display = display,
-					  .sep = sep};
+	(*f)[*n] = (struct source_folder){
+	    .name = xstrdup(name), .display = display, .sep = sep};
 	(*n)++;
 	return 1;
 }
@@ -393,11 +445,22 @@ static char *stream_error(struct source *s)
 	return msg;
 }
 
-/* The text of the server's last tagged reply, or DEFAULT_TEXT. */
-static const char *reply_text(const struct source *s, const char *dflt)
+/* The text of the server's last tagged reply (or DFLT), made safe to
+ * print: control characters replaced, at most IMAP_TEXT_MAX bytes.  Valid
+ * until the next call. */
+static const char *reply_text(struct source *s, const char *dflt)
 {
 	const char *t = s->imap != NULL ? s->imap->imap_response : NULL;
-	return t != NULL && *t != '\0' ? t : dflt;
+	size_t n = 0;
+
+	if (t == NULL || *t == '\0')
+		return dflt;
+	for (; t[n] != '\0' && n < IMAP_TEXT_MAX; n++) {
+		unsigned char c = (unsigned char)t[n];
+		s->text[n] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	}
+	s->text[n] = '\0';
+	return s->text;
 }
 
 /* Reports a libetpan failure R of the command WHAT.  After any of these
@@ -415,7 +478,8 @@ static void imap_failed(struct source *s, int r, const char *what,
 	else if (r == MAILIMAP_ERROR_PARSE)
 		set_err(fail_r, err_r, UTIL_FAIL_TEMP,
 			xasprintf("%s: server sent a reply that cannot be "
-				  "parsed", what));
+				  "parsed",
+				  what));
 	else if (r == MAILIMAP_ERROR_FATAL)
 		set_err(fail_r, err_r, UTIL_FAIL_TEMP,
 			xasprintf("%s: server ended the session: %s", what,
@@ -454,8 +518,8 @@ static int parse_reply(struct source *s, int *state_r)
 
 	if (r != MAILIMAP_NO_ERROR)
 		return r;
-	*state_r = resp->rsp_resp_done->rsp_data.rsp_tagged->rsp_cond_state
-			   ->rsp_type;
+	*state_r =
+	    resp->rsp_resp_done->rsp_data.rsp_tagged->rsp_cond_state->rsp_type;
 	mailimap_response_free(resp);
 	return MAILIMAP_NO_ERROR;
 }
@@ -521,8 +585,8 @@ static int run_uid_cmds(struct source *s, const uint32_t *uids, size_t n,
 
 /* The -vv protocol trace: one line per chunk, credentials masked, long
  * data cut short.  Same format as the POP3 trace. */
-static void imap_trace(mailimap *imap, int type, const char *str,
-		       size_t size, void *ctx)
+static void imap_trace(mailimap *imap, int type, const char *str, size_t size,
+		       void *ctx)
 {
 	const struct conf_account *a = ctx;
 	char buf[201];
@@ -566,9 +630,9 @@ static unsigned caps_of(const struct mailimap_capability_data *cd)
 		const char *name;
 		unsigned bit;
 	} names[] = {
-		{"STARTTLS", CAP_STARTTLS}, {"LOGINDISABLED", CAP_LOGINDISABLED},
-		{"SASL-IR", CAP_SASL_IR},   {"UIDPLUS", CAP_UIDPLUS},
-		{"MOVE", CAP_MOVE},         {"IMAP4rev2", CAP_IMAP4REV2},
+	    {"STARTTLS", CAP_STARTTLS}, {"LOGINDISABLED", CAP_LOGINDISABLED},
+	    {"SASL-IR", CAP_SASL_IR},	{"UIDPLUS", CAP_UIDPLUS},
+	    {"MOVE", CAP_MOVE},		{"IMAP4rev2", CAP_IMAP4REV2},
 	};
 	unsigned caps = 0;
 
@@ -583,27 +647,39 @@ static unsigned caps_of(const struct mailimap_capability_data *cd)
 		}
 		for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
 			if (c->cap_data.cap_name != NULL &&
-			    strcasecmp(c->cap_data.cap_name, names[i].name) == 0)
+			    strcasecmp(c->cap_data.cap_name, names[i].name) ==
+				0)
 				caps |= names[i].bit;
 	}
 	return caps;
 }
 
-/* Reads the capabilities: those of the greeting when it had them and
- * FORCE is false, else with CAPABILITY. */
-static int read_caps(struct source *s, bool force, enum util_fail *fail_r,
-		     char **err_r)
+/* Forgets the capabilities libetpan kept (from a greeting or a reply
+ * code): after STARTTLS and login they are stale. */
+static void forget_caps(struct source *s)
+{
+	struct mailimap_connection_info *ci = s->imap->imap_connection_info;
+
+	if (ci != NULL && ci->imap_capability != NULL) {
+		mailimap_capability_data_free(ci->imap_capability);
+		ci->imap_capability = NULL;
+	}
+}
+
+/* Reads the capabilities: those the server sent unasked since they were
+ * last forgotten (greeting, login reply), else with CAPABILITY. */
+static int read_caps(struct source *s, enum util_fail *fail_r, char **err_r)
 {
 	struct mailimap_connection_info *ci = s->imap->imap_connection_info;
 	struct mailimap_capability_data *cd = NULL;
 
-	if (!force && ci != NULL && ci->imap_capability != NULL) {
+	if (ci != NULL && ci->imap_capability != NULL) {
 		s->caps = caps_of(ci->imap_capability);
 		return 0;
 	}
 	int r = mailimap_capability(s->imap, &cd);
 	if (r == MAILIMAP_ERROR_CAPABILITY) {
-		s->caps = 0;      /* refused: a server with none */
+		s->caps = 0; /* refused: a server with none */
 		return 0;
 	}
 	if (r != MAILIMAP_NO_ERROR) {
@@ -618,13 +694,12 @@ static int read_caps(struct source *s, bool force, enum util_fail *fail_r,
 /* STARTTLS is mandatory once configured: a missing capability, a refusal
  * or bytes sent ahead of the handshake end the session before any
  * credential is sent. */
-static int imap_starttls(struct source *s, enum util_fail *fail_r,
-			 char **err_r)
+static int imap_starttls(struct source *s, enum util_fail *fail_r, char **err_r)
 {
 	mailstream *st = s->imap->imap_stream;
 	mailstream_low *plain, *secure;
 
-	if (read_caps(s, false, fail_r, err_r) < 0)
+	if (read_caps(s, fail_r, err_r) < 0)
 		return -1;
 	if (!(s->caps & CAP_STARTTLS)) {
 		set_err(fail_r, err_r, UTIL_FAIL_AUTH,
@@ -658,6 +733,7 @@ static int imap_starttls(struct source *s, enum util_fail *fail_r,
 	}
 	mailstream_low_free(plain);
 	mailstream_set_low(st, secure);
+	forget_caps(s);
 	return 0;
 }
 
@@ -679,12 +755,17 @@ static int new_session(struct source *s, mailstream_low *low,
 {
 	mailstream *st = mailstream_new(low, IMAP_BUF);
 
-	if (st == NULL || (s->imap = mailimap_new(0, NULL)) == NULL) {
-		if (st != NULL)
+	if (st != NULL)
+		s->imap = mailimap_new(0, NULL);
+	if (s->imap == NULL) {
+		if (st != NULL) {
 			mailstream_close(st);
-		else
-			mailstream_low_close(low), mailstream_low_free(low);
-		set_err(fail_r, err_r, UTIL_FAIL_TEMP, xstrdup("out of memory"));
+		} else {
+			mailstream_low_close(low);
+			mailstream_low_free(low);
+		}
+		set_err(fail_r, err_r, UTIL_FAIL_TEMP,
+			xstrdup("out of memory"));
 		return -1;
 	}
 	if (log_get_level() >= LOG_LEVEL_TRACE)
@@ -723,14 +804,15 @@ static int imap_connect(struct source *s, bool *preauth_r,
 	}
 	if (r == -1)
 		return -1;
-	char *e = stream_error(s);
-	set_err(fail_r, err_r, UTIL_FAIL_TEMP,
-		r == MAILIMAP_ERROR_STREAM
-			? e
-			: xasprintf("server refused the connection: %s",
-				    reply_text(s, "no greeting")));
-	if (r != MAILIMAP_ERROR_STREAM)
-		free(e);
+	if (r == MAILIMAP_ERROR_STREAM)
+		set_err(fail_r, err_r, UTIL_FAIL_TEMP, stream_error(s));
+	else if (r == MAILIMAP_ERROR_DONT_ACCEPT_CONNECTION)
+		set_err(fail_r, err_r, UTIL_FAIL_TEMP,
+			xasprintf("server refused the connection: %s",
+				  reply_text(s, "BYE")));
+	else
+		set_err(fail_r, err_r, UTIL_FAIL_TEMP,
+			xstrdup("server sent no valid IMAP greeting"));
 	return -1;
 }
 
@@ -771,8 +853,9 @@ static int auth_plain_exchange(struct source *s, const char *b64, int *state)
 	int r = mailimap_send_current_tag(s->imap);
 
 	if (r == MAILIMAP_NO_ERROR)
-		r = send_raw(s, ir ? "AUTHENTICATE PLAIN "
-				   : "AUTHENTICATE PLAIN\r\n", false);
+		r = send_raw(
+		    s, ir ? "AUTHENTICATE PLAIN " : "AUTHENTICATE PLAIN\r\n",
+		    false);
 	if (r == MAILIMAP_NO_ERROR && !ir)
 		r = read_line_cont(s, &cont);
 	if (r == MAILIMAP_NO_ERROR && cont) {
@@ -844,8 +927,8 @@ static bool login_usable(const struct source *s)
 }
 
 static const struct imap_mech imap_mechs[] = {
-	{"AUTHENTICATE PLAIN", plain_usable, auth_plain},
-	{"LOGIN", login_usable, auth_login},
+    {"AUTHENTICATE PLAIN", plain_usable, auth_plain},
+    {"LOGIN", login_usable, auth_login},
 };
 
 static int imap_login(struct source *s, const char *password,
@@ -897,12 +980,14 @@ static int imap_open(const struct conf_account *acct, const char *password,
 	if (acct->tls == CONF_TLS_STARTTLS &&
 	    imap_starttls(s, fail_r, err_r) < 0)
 		goto fail;
-	/* After STARTTLS the greeting's capabilities are stale. */
-	if (read_caps(s, acct->tls == CONF_TLS_STARTTLS, fail_r, err_r) < 0)
+	if (read_caps(s, fail_r, err_r) < 0)
 		goto fail;
-	if (!preauth && (imap_login(s, password, fail_r, err_r) < 0 ||
-			 read_caps(s, true, fail_r, err_r) < 0))
-		goto fail;
+	if (!preauth) {
+		forget_caps(s);
+		if (imap_login(s, password, fail_r, err_r) < 0 ||
+		    read_caps(s, fail_r, err_r) < 0)
+			goto fail;
+	}
 	*src_r = s;
 	return 0;
 fail:
@@ -921,8 +1006,9 @@ static bool selectable(const struct mailimap_mailbox_list *mb)
 	if (f->mbf_type == MAILIMAP_MBX_LIST_FLAGS_SFLAG &&
 	    f->mbf_sflag == MAILIMAP_MBX_LIST_SFLAG_NOSELECT)
 		return false;
-	for (clistiter *it = clist_begin(f->mbf_oflags); it != NULL;
-	     it = clist_next(it)) {
+	for (clistiter *it = f->mbf_oflags != NULL ? clist_begin(f->mbf_oflags)
+						   : NULL;
+	     it != NULL; it = clist_next(it)) {
 		const struct mailimap_mbx_list_oflag *o = clist_content(it);
 		if (o->of_type == MAILIMAP_MBX_LIST_OFLAG_FLAG_EXT &&
 		    o->of_flag_ext != NULL &&
@@ -1004,10 +1090,11 @@ static int list_entry(struct source *s, const char *entry,
 	}
 	if (usable == 0 && !source_imap_has_wildcards(entry)) {
 		set_err(fail_r, err_r, UTIL_FAIL_CONFIG,
-			xasprintf(matched > 0 ? "folder %s cannot be selected "
-						"on the server (\\Noselect)"
-					      : "folder %s does not exist on "
-						"the server",
+			xasprintf(matched > 0 ? "folder \"%s\" cannot be "
+						"selected on the server "
+						"(\\Noselect)"
+					      : "folder \"%s\" does not exist "
+						"on the server",
 				  entry));
 		return -1;
 	}
@@ -1042,15 +1129,14 @@ static int check_selection(struct source *s, const struct source_folder *f,
 			   struct source_folder_info *info_r,
 			   enum util_fail *fail_r, char **err_r)
 {
-	const struct mailimap_selection_info *si =
-		s->imap->imap_selection_info;
+	const struct mailimap_selection_info *si = s->imap->imap_selection_info;
 
 	if (si == NULL || si->sel_uidvalidity == 0 || !si->sel_has_exists) {
 		set_err(fail_r, err_r, UTIL_FAIL_TEMP,
-			xasprintf("server sent no %s for folder %s",
+			xasprintf("server sent no %s for folder \"%s\"",
 				  si != NULL && si->sel_uidvalidity == 0
-					  ? "UIDVALIDITY"
-					  : "EXISTS count",
+				      ? "UIDVALIDITY"
+				      : "EXISTS count",
 				  f->display));
 		return -1;
 	}
@@ -1069,7 +1155,8 @@ static int imap_select(struct source *s, const struct source_folder *f,
 	clear_folder_state(s);
 	if (source_imap_quote(f->name, &q) < 0) {
 		set_err(fail_r, err_r, UTIL_FAIL_TEMP,
-			xasprintf("folder %s: name cannot be sent", f->display));
+			xasprintf("folder \"%s\": name cannot be sent",
+				  f->display));
 		return -1;
 	}
 	/* libetpan fills the selection info only when one exists. */
@@ -1082,7 +1169,7 @@ static int imap_select(struct source *s, const struct source_folder *f,
 	free(q);
 	if (r > 0)
 		set_err(fail_r, err_r, UTIL_FAIL_TEMP,
-			xasprintf("cannot select folder %s: %s", f->display,
+			xasprintf("cannot select folder \"%s\": %s", f->display,
 				  reply_text(s, "NO")));
 	if (r != 0) {
 		s->imap->imap_state = MAILIMAP_STATE_AUTHENTICATED;
@@ -1098,9 +1185,9 @@ struct att_info {
 	uint64_t size;
 	time_t date;
 	unsigned flags;
-	size_t bodies;                  /* BODY[...] items */
-	bool nil;                       /* the (last) body was NIL */
-	const char *quoted;             /* a body sent as a quoted string */
+	size_t bodies;	    /* BODY[...] items */
+	bool nil;	    /* the (last) body was NIL */
+	const char *quoted; /* a body sent as a quoted string */
 	size_t quoted_len;
 };
 
@@ -1151,11 +1238,11 @@ static void scan_static(const struct mailimap_msg_att_static *st,
 		break;
 	case MAILIMAP_MSG_ATT_INTERNALDATE:
 		d = st->att_data.att_internal_date;
-		a->has_date = d != NULL &&
-			      source_imap_date(d->dt_day, d->dt_month,
-					       d->dt_year, d->dt_hour,
-					       d->dt_min, d->dt_sec, d->dt_zone,
-					       &a->date) == 0;
+		a->has_date =
+		    d != NULL &&
+		    source_imap_date(d->dt_day, d->dt_month, d->dt_year,
+				     d->dt_hour, d->dt_min, d->dt_sec,
+				     d->dt_zone, &a->date) == 0;
 		break;
 	case MAILIMAP_MSG_ATT_BODY_SECTION:
 		b = st->att_data.att_body_section;
@@ -1229,7 +1316,12 @@ static int imap_list(struct source *s, uint64_t from_uid,
 	clear_folder_state(s);
 	s->listing.has_uids = true;
 	*listing_r = &s->listing;
-	/* Nothing to ask for: a no-op poll sends no FETCH at all. */
+	if (s->imap->imap_selection_info == NULL) {
+		set_err(fail_r, err_r, UTIL_FAIL_TEMP,
+			xstrdup("no folder selected"));
+		return -1;
+	}
+	/* Nothing to ask for: an empty folder costs no FETCH at all. */
 	if (s->imap->imap_selection_info->sel_exists == 0 || from > UINT32_MAX)
 		return 0;
 	char *cmd = xasprintf("UID FETCH %" PRIu64
@@ -1247,8 +1339,11 @@ static int imap_list(struct source *s, uint64_t from_uid,
 		r = -1;
 	}
 	free(lr.err);
-	if (r == 0 && source_imap_listing_finish(&s->listing, from, err_r) < 0)
-		*fail_r = UTIL_FAIL_TEMP, r = -1;
+	if (r == 0 &&
+	    source_imap_listing_finish(&s->listing, from, err_r) < 0) {
+		*fail_r = UTIL_FAIL_TEMP;
+		r = -1;
+	}
 	if (r < 0)
 		clear_folder_state(s);
 	return r;
@@ -1256,11 +1351,22 @@ static int imap_list(struct source *s, uint64_t from_uid,
 
 /* --- fetch --- */
 
-/* Starts the predicted message, if the batch has one left. */
-static int reply_begin(struct source *s, struct fetch_run *fr)
+/* Starts the reply for UID (0: not known yet): that message, skipping
+ * the ones before it (no reply: expunged meanwhile), else the predicted
+ * one.  A reply for a message not (or no longer) expected is ignored. */
+static int reply_begin(struct source *s, struct fetch_run *fr, uint32_t uid)
 {
+	if (uid != 0) {
+		size_t p = source_imap_find_uid(s->listing.msgs, fr->idx,
+						fr->next, fr->end, uid);
+		if (p == fr->end) {
+			fr->ignore = true;
+			return 0;
+		}
+		fr->next = p;
+	}
 	if (fr->next >= fr->end) {
-		fr->reply.stray = true;         /* more than we asked for */
+		fr->ignore = true; /* more than we asked for */
 		return 0;
 	}
 	fr->cur = fr->next;
@@ -1269,25 +1375,23 @@ static int reply_begin(struct source *s, struct fetch_run *fr)
 		fr->fail = rc;
 		return -1;
 	}
-	(void)s;
 	fr->in_msg = true;
 	source_imap_crlf_init(&fr->crlf);
 	return 0;
 }
 
 /* Hands body bytes on, decoded; nothing past the announced size. */
-static int reply_feed(struct source *s, struct fetch_run *fr,
-		      const char *bytes, size_t len)
+static int reply_feed(struct source *s, struct fetch_run *fr, const char *bytes,
+		      size_t len)
 {
 	size_t i = fr->idx[fr->cur];
 
 	fr->reply.raw_bytes += len;
 	if (fr->reply.raw_bytes > s->listing.msgs[i].size)
-		return 0;               /* will be dropped */
+		return 0; /* will be dropped */
 	while (len > 0) {
 		size_t take = len < IMAP_BUF ? len : IMAP_BUF;
-		size_t o = source_imap_crlf_run(&fr->crlf, bytes, take,
-						s->out);
+		size_t o = source_imap_crlf_run(&fr->crlf, bytes, take, s->out);
 		int rc = o > 0 ? fr->cb->data(fr->ctx, i, s->out, o) : 0;
 		if (rc != 0) {
 			fr->fail = rc;
@@ -1318,41 +1422,51 @@ static void reply_end(struct source *s, struct fetch_run *fr)
 		rc = fr->cb->drop(fr->ctx, i, why);
 	}
 	fr->in_msg = false;
-	size_t p = fr->reply.uid == m->index
-			   ? fr->cur
-			   : source_imap_find_uid(s->listing.msgs, fr->idx,
-						  fr->cur + 1, fr->end,
-						  fr->reply.uid);
+	size_t p =
+	    fr->reply.uid == m->index
+		? fr->cur
+		: source_imap_find_uid(s->listing.msgs, fr->idx, fr->cur + 1,
+				       fr->end, fr->reply.uid);
 	fr->next = (p < fr->end ? p : fr->cur) + 1;
 	if (rc != 0)
 		fr->fail = rc;
 }
 
+/* BODY[] itself: libetpan gives it no section at all ("[]"). */
 static bool whole_body(int type, const struct mailimap_msg_att_body_section *b)
 {
 	return type == MAILIMAP_MSG_ATT_BODY_SECTION && b != NULL &&
-	       b->sec_section != NULL && b->sec_section->sec_spec == NULL &&
+	       (b->sec_section == NULL || b->sec_section->sec_spec == NULL) &&
 	       b->sec_origin_octet == 0;
 }
 
-/* Body chunks (at most 64 KB), without saying whose: the message is the
- * predicted one until the FETCH reply ends.  Returning false kills the
- * connection, which is what a local failure wants. */
+/* The UID of the reply whose body starts streaming, when the server sent
+ * it before the body (libetpan's parse buffer holds the reply so far). */
+static uint32_t peek_uid(const struct source *s)
+{
+	const MMAPString *b = s->imap->imap_stream_buffer;
+	return b != NULL ? source_imap_peek_uid(b->str, b->len) : 0;
+}
+
+/* Body chunks (at most 64 KB), without saying whose: the reply's UID, if
+ * it came first, or else the prediction says; the FETCH handler checks
+ * when the reply ends.  Returning false kills the connection, which is
+ * what a local failure wants. */
 static bool on_body(int type, struct mailimap_msg_att_body_section *sec,
 		    const char *bytes, size_t len, void *ctx)
 {
 	struct source *s = ctx;
 	struct fetch_run *fr = s->fetch;
 
-	if (fr == NULL)
-		return true;            /* not asked for: discarded */
+	if (fr == NULL || fr->ignore)
+		return true; /* not asked for: discarded */
 	if (fr->fail != 0)
 		return false;
 	if (!whole_body(type, sec)) {
 		fr->reply.stray = true;
 		return true;
 	}
-	if (!fr->in_msg && reply_begin(s, fr) < 0)
+	if (!fr->in_msg && reply_begin(s, fr, peek_uid(s)) < 0)
 		return false;
 	if (!fr->in_msg)
 		return true;
@@ -1365,12 +1479,10 @@ static void fetch_att(struct source *s, struct fetch_run *fr,
 	struct att_info a;
 
 	scan_att(att, &a);
-	if (fr->fail != 0)
-		return;
 	/* No body bytes came: a {0} literal, NIL, a quoted string, or no
 	 * body at all (a flag change: not a reply). */
-	if (!fr->in_msg && a.bodies > 0 && reply_begin(s, fr) == 0 &&
-	    fr->in_msg && a.quoted_len > 0)
+	if (fr->fail == 0 && !fr->ignore && !fr->in_msg && a.bodies > 0 &&
+	    reply_begin(s, fr, a.uid) == 0 && fr->in_msg && a.quoted_len > 0)
 		reply_feed(s, fr, a.quoted, a.quoted_len);
 	if (fr->fail == 0 && fr->in_msg) {
 		fr->reply.uid = a.uid;
@@ -1379,6 +1491,7 @@ static void fetch_att(struct source *s, struct fetch_run *fr,
 		reply_end(s, fr);
 	}
 	memset(&fr->reply, 0, sizeof(fr->reply));
+	fr->ignore = false;
 }
 
 static void on_msg_att(struct mailimap_msg_att *att, void *ctx)
@@ -1391,13 +1504,13 @@ static void on_msg_att(struct mailimap_msg_att *att, void *ctx)
 		list_att(s->list, att);
 }
 
-static int fetch_batch(struct source *s, struct fetch_run *fr,
-		       const char *set, enum util_fail *fail_r, char **err_r)
+static int fetch_batch(struct source *s, struct fetch_run *fr, const char *set,
+		       enum util_fail *fail_r, char **err_r)
 {
 	char *cmd = xasprintf("UID FETCH %s (UID RFC822.SIZE INTERNALDATE "
 			      "FLAGS BODY.PEEK[])",
 			      set);
-	int r = run_ok(s, cmd, "UID FETCH", fail_r, err_r);
+	int r = run_cmd(s, cmd, "UID FETCH", fail_r, err_r);
 
 	free(cmd);
 	if (r == 0 && fr->fail == 0 && fr->in_msg) {
@@ -1405,13 +1518,20 @@ static int fetch_batch(struct source *s, struct fetch_run *fr,
 					 * FETCH reply with the handler */
 		reply_end(s, fr);
 	}
-	if (r == 0 && fr->fail != 0) {
+	/* A callback's failure decides, whatever the server said. */
+	if (fr->fail != 0) {
+		if (r < 0)
+			free(*err_r);
 		s->broken = true;
 		set_err(fail_r, err_r, (enum util_fail)fr->fail,
 			xstrdup("delivery failed"));
-		r = -1;
+		return -1;
 	}
-	return r;
+	if (r > 0)
+		set_err(fail_r, err_r, UTIL_FAIL_TEMP,
+			xasprintf("UID FETCH refused by server: %s",
+				  reply_text(s, "NO")));
+	return r == 0 ? 0 : -1;
 }
 
 static int imap_fetch(struct source *s, const size_t *idx, size_t n,
@@ -1455,18 +1575,17 @@ static int imap_mark_deleted(struct source *s, const size_t *idx, size_t n,
 
 	for (size_t i = 0; i < n; i++) {
 		const struct source_msg *m = &s->listing.msgs[idx[i]];
-		if (m->deleted)         /* another client's: not ours */
+		if (m->deleted) /* another client's: not ours */
 			continue;
 		if (s->n_del == s->cap_del) {
 			s->cap_del = s->cap_del ? s->cap_del * 2 : 256;
-			s->del = xrealloc(s->del,
-					  s->cap_del * sizeof(*s->del));
+			s->del = xrealloc(s->del, s->cap_del * sizeof(*s->del));
 		}
 		s->del[s->n_del++] = m->index;
 	}
 	qsort(s->del + first, s->n_del - first, sizeof(*s->del), cmp_u32);
 	if (s->acct->move_to != NULL)
-		return 0;               /* MOVE or COPY at expunge */
+		return 0; /* MOVE or COPY at expunge */
 	return store_deleted(s, s->del + first, s->n_del - first, fail_r,
 			     err_r);
 }
@@ -1477,8 +1596,8 @@ static int expunge_flagged(struct source *s, bool *done_r, char **note_r,
 			   enum util_fail *fail_r, char **err_r)
 {
 	if (s->caps & (CAP_UIDPLUS | CAP_IMAP4REV2)) {
-		if (run_uid_cmds(s, s->del, s->n_del, "UID EXPUNGE", "",
-				 fail_r, err_r) < 0)
+		if (run_uid_cmds(s, s->del, s->n_del, "UID EXPUNGE", "", fail_r,
+				 err_r) < 0)
 			return -1;
 		*done_r = true;
 		return 0;
@@ -1515,8 +1634,9 @@ static int expunge_move(struct source *s, bool *done_r, char **note_r,
 		return -1;
 	char *suffix = xasprintf(" %s", q);
 	bool move = s->caps & (CAP_MOVE | CAP_IMAP4REV2);
-	int r = run_uid_cmds(s, s->del, s->n_del, move ? "UID MOVE" : "UID COPY",
-			     suffix, fail_r, err_r);
+	int r =
+	    run_uid_cmds(s, s->del, s->n_del, move ? "UID MOVE" : "UID COPY",
+			 suffix, fail_r, err_r);
 	free(suffix);
 	free(q);
 	if (r < 0) {
@@ -1558,8 +1678,8 @@ static int imap_expunge(struct source *s, bool *done_r, char **note_r,
 
 /* --- close --- */
 
-/* LOGOUT by hand: libetpan's treats the BYE every server sends first as
- * a broken stream.  Returns 0 once the tagged OK came. */
+/* LOGOUT by hand: libetpan's parser takes the BYE every server sends
+ * first for a broken stream.  Returns 0 once the tagged OK came. */
 static int logout(struct source *s)
 {
 	char tag[16];
@@ -1597,13 +1717,13 @@ static int imap_close(struct source **src, bool commit, char **err_r)
 }
 
 const struct source_ops source_imap_ops = {
-	.name = "imap",
-	.open = imap_open,
-	.folders = imap_folders,
-	.select = imap_select,
-	.list = imap_list,
-	.fetch = imap_fetch,
-	.mark_deleted = imap_mark_deleted,
-	.expunge = imap_expunge,
-	.close = imap_close,
+    .name = "imap",
+    .open = imap_open,
+    .folders = imap_folders,
+    .select = imap_select,
+    .list = imap_list,
+    .fetch = imap_fetch,
+    .mark_deleted = imap_mark_deleted,
+    .expunge = imap_expunge,
+    .close = imap_close,
 };

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /* IMAP source internals exposed for unit tests: UID sets, flags, dates,
- * the CRLF decoder, quoting, SASL PLAIN, the listing check, fetch batches
- * and the verdict on a fetched message.  Everything here is pure. */
+ * the CRLF decoder, quoting, SASL PLAIN, the listing check, fetch batches,
+ * the verdict on a fetched message, the UID peek and folder names.
+ * Everything here is pure. */
 #ifndef MAILHAUL_SOURCE_IMAP_H
 #define MAILHAUL_SOURCE_IMAP_H
 
@@ -31,11 +32,11 @@ size_t source_imap_uid_set(const uint32_t *uids, size_t n, char *buf,
 
 /* The system flags mailhaul maps to Maildir letters, as bits. */
 enum source_imap_flag {
-	SOURCE_IMAP_FLAG_DRAFT = 1,      /* D */
-	SOURCE_IMAP_FLAG_FLAGGED = 2,    /* F */
-	SOURCE_IMAP_FLAG_ANSWERED = 4,   /* R */
-	SOURCE_IMAP_FLAG_SEEN = 8,       /* S */
-	SOURCE_IMAP_FLAG_DELETED = 16,   /* no letter: source_msg.deleted */
+	SOURCE_IMAP_FLAG_DRAFT = 1,    /* D */
+	SOURCE_IMAP_FLAG_FLAGGED = 2,  /* F */
+	SOURCE_IMAP_FLAG_ANSWERED = 4, /* R */
+	SOURCE_IMAP_FLAG_SEEN = 8,     /* S */
+	SOURCE_IMAP_FLAG_DELETED = 16, /* no letter: source_msg.deleted */
 };
 
 /* Writes the Maildir letters of FLAGS in ASCII order ("DFRS" at most). */
@@ -44,8 +45,8 @@ void source_imap_flag_letters(unsigned flags, char out[8]);
 /* Converts an INTERNALDATE (DAY 1-31, MONTH 1-12, YEAR, time, ZONE as
  * libetpan gives it: +0530 is 530, -0800 is -800) into *t_r (UTC).
  * Returns 0, or -1 for a value out of range. */
-int source_imap_date(int day, int month, int year, int hour, int min,
-		     int sec, int zone, time_t *t_r);
+int source_imap_date(int day, int month, int year, int hour, int min, int sec,
+		     int zone, time_t *t_r);
 
 /* Streaming CRLF -> LF: a CR is held back until the next byte shows
  * whether it starts a CRLF; a bare CR stays. */
@@ -80,23 +81,29 @@ int source_imap_listing_finish(struct source_listing *l, uint64_t from_uid,
 
 /* Returns the end (exclusive) of the fetch batch starting at IDX[START]:
  * at most SOURCE_IMAP_BATCH_MSGS messages and SOURCE_IMAP_BATCH_BYTES
- * bytes, at least one message, and a UID set that fits SET (CAP bytes),
- * which it fills.  MSGS is the listing. */
+ * bytes, at least one message, and a UID set that fits SET (CAP bytes, at
+ * least 24), which it fills.  MSGS is the listing. */
 size_t source_imap_batch(const struct source_msg *msgs, const size_t *idx,
 			 size_t n, size_t start, char *set, size_t cap);
 
 /* What came back for one message of a UID FETCH. */
 struct source_imap_reply {
-	uint32_t uid;                   /* 0: the reply had no UID */
-	uint64_t raw_bytes;             /* literal bytes, CRLF included */
-	bool nil;                       /* the body was NIL */
-	bool stray;                     /* a body part we did not ask for */
+	uint32_t uid;	    /* 0: the reply had no UID */
+	uint64_t raw_bytes; /* literal bytes, CRLF included */
+	bool nil;	    /* the body was NIL */
+	bool stray;	    /* a body part we did not ask for */
 };
 
 /* Returns NULL when the reply R is message M, complete; else why it must
  * be dropped (a static string). */
 const char *source_imap_verdict(const struct source_msg *m,
 				const struct source_imap_reply *r);
+
+/* Returns the UID a FETCH reply announced before its body literal, from
+ * libetpan's parse buffer BUF (the reply so far, ending with
+ * "BODY[] {N}" CRLF), or 0 when it cannot tell (UID after the body, or
+ * anything else). */
+uint32_t source_imap_peek_uid(const char *buf, size_t len);
 
 /* Adds the server folder NAME (modified UTF-7) with hierarchy separator
  * SEP to *F / *N (grown with xrealloc; strings owned by the array) unless
