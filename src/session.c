@@ -62,14 +62,19 @@ struct session {
 	char *error;                  /* first failure, if any */
 };
 
+/* The first failure becomes the poll's error line; later ones (another
+ * folder, another message) are logged at once, and the exit status is the
+ * most serious of all. */
 static void session_fail(struct session *s, enum util_fail f, char *msg)
 {
 	if (s->error == NULL) {
 		s->error = msg;
-		s->res->fail = f;
 	} else {
+		if (strcmp(msg, s->error) != 0)
+			log_error(s->acct->name, "%s", msg);
 		free(msg);
 	}
+	s->res->fail = util_fail_worst(s->res->fail, f);
 }
 
 /* A failure that concerns one folder: prefixed with its name where the
@@ -540,6 +545,10 @@ static int poll_folder(struct session *s, const struct source_folder *fo)
 
 	folder_reset(s);
 	s->folder = fo;
+	if (fo->refused != NULL) {
+		session_fail(s, UTIL_FAIL_CONFIG, xstrdup(fo->refused));
+		return 0;
+	}
 	if (state_folder_get(s->st, s->acct->name, fo->name, &prev, &found,
 			     &err) < 0) {
 		folder_fail(s, UTIL_FAIL_LOCAL, err);

@@ -53,6 +53,8 @@ struct source_folder {
 	char *name;
 	char *display;
 	char sep;
+	char *refused;  /* non-NULL: the folder cannot be polled (the server
+			 * sent an invalid name); says why, naming it */
 };
 
 /* Called while a message streams in.  Chunks are the message's final

@@ -407,19 +407,26 @@ int source_imap_folder_add(struct source_folder **f, size_t *n,
 	for (size_t i = 0; i < *n; i++)
 		if (same_folder((*f)[i].name, name))
 			return 0;
+	char *refused = NULL;
+
+	(void)err_r;
 	if (*name == '\0' || mutf7_decode(name, &display, &e) < 0) {
-		/* The codec's reason quotes the name too: clean it all. */
+		/* The codec's reason quotes the name too: clean it all.  The
+		 * folder stays in the list, refused, so that the others are
+		 * polled and the refusal is reported like any bad name. */
 		char *msg = xasprintf("server folder \"%s\" has an invalid "
 				      "name (%s)",
 				      name, e != NULL ? e : "empty");
-		*err_r = printable(msg);
+		refused = printable(msg);
+		display = printable(name);
 		free(msg);
 		free(e);
-		return -1;
 	}
 	*f = xrealloc(*f, (*n + 1) * sizeof(**f));
-	(*f)[*n] = (struct source_folder){
-	    .name = xstrdup(name), .display = display, .sep = sep};
+	(*f)[*n] = (struct source_folder){.name = xstrdup(name),
+					  .display = display,
+					  .sep = sep,
+					  .refused = refused};
 	(*n)++;
 	return 1;
 }
@@ -954,6 +961,7 @@ static void source_free(struct source *s)
 	for (size_t i = 0; i < s->n_folders; i++) {
 		free(s->folders[i].name);
 		free(s->folders[i].display);
+		free(s->folders[i].refused);
 	}
 	free(s->folders);
 	free(s->listing.msgs);

@@ -108,8 +108,10 @@ uint32_t source_imap_peek_uid(const char *buf, size_t len);
 /* Adds the server folder NAME (modified UTF-7) with hierarchy separator
  * SEP to *F / *N (grown with xrealloc; strings owned by the array) unless
  * it is there already (INBOX in any case is one folder).  Returns 1 when
- * added, 0 for a duplicate, -1 with *err_r when NAME is empty or not valid
- * modified UTF-7. */
+ * added, 0 for a duplicate.  A NAME that is empty or not valid modified
+ * UTF-7 is added with .refused set (the reason, naming it with control
+ * characters as '?') and .display the same printable name.  ERR_R is not
+ * used. */
 int source_imap_folder_add(struct source_folder **f, size_t *n,
 			   const char *name, char sep, char **err_r);
 

@@ -3,8 +3,8 @@
 """A scripted IMAP server for what dovecot will not do: missing, refused or
 hijacked STARTTLS, PREAUTH before TLS, message literals cut short or NIL.
 Listens on 127.0.0.1:PORT, serves connections one after the other until
-killed, and appends every byte it receives (after TLS: the decrypted
-bytes) to LOG, as received.
+killed (or 120 s without a connection), and appends every byte it
+receives (after TLS: the decrypted bytes) to LOG, as received.
 
 usage: imapfake.py PORT SCENARIO LOG CERT KEY
 
@@ -14,9 +14,9 @@ offers STARTTLS (with CERT/KEY) unless told not to, and takes any LOGIN or
 AUTHENTICATE PLAIN.  It answers CAPABILITY, LOGIN, AUTHENTICATE, STARTTLS,
 LIST, LSUB, SELECT, EXAMINE, STATUS, UID SEARCH, SEARCH, FETCH, UID FETCH
 (UID FLAGS INTERNALDATE RFC822.SIZE BODY[] BODY.PEEK[] RFC822 BINARY[]
-and <partial>), UID STORE, STORE, UID EXPUNGE, EXPUNGE, UID MOVE, CLOSE,
-UNSELECT, NAMESPACE, ID, ENABLE, NOOP, CHECK, LOGOUT; anything else gets
-"BAD".
+and <partial>), UID STORE, STORE, UID EXPUNGE, EXPUNGE, UID MOVE, UID
+COPY, COPY, CLOSE, UNSELECT, NAMESPACE, ID, ENABLE, NOOP, CHECK, LOGOUT;
+anything else gets "BAD".
 
 Scenarios:
   ok                every message sent properly (the control case)
@@ -32,12 +32,22 @@ Scenarios:
   short-literal     UID 2's body literal {N} is followed by fewer than N
                     bytes, then ")" and the tagged OK; then silence
   nil-body          UID 2's body is sent as NIL
+  no-uidplus        neither UIDPLUS nor MOVE offered (UID EXPUNGE and UID
+                    MOVE get BAD)
+  no-move           UIDPLUS but no MOVE (UID MOVE gets BAD)
+  evil-names        LIST with a pattern also lists EVIL_NAMES ("../escape",
+                    "Lists/../../escape2", "..", "/abs-escape", a name with
+                    an ESC sequence), as literals
+  evil-dots         the same without the ESC name
+  silent            the greeting, then no reply to anything
+  login-only        no AUTH=PLAIN: the client must use LOGIN; the decoded
+                    arguments go to LOG as "[imapfake: LOGIN user=<U>
+                    pass=<P>]"
 """
 import re
 import socket
 import ssl
 import sys
-import time
 
 MSG1 = (b"From: One <one@example.org>\r\nTo: alice@example.org\r\n"
         b"Subject: fake one\r\nMessage-ID: <fake-1@mailhaul.test>\r\n\r\n"
@@ -49,11 +59,17 @@ MSGS = {1: MSG1, 2: MSG2}
 DATE = b'"02-Jan-2023 03:04:05 +0000"'
 SCENARIOS = ("ok", "no-starttls", "starttls-refused", "starttls-bad",
              "starttls-inject", "preauth", "cut-mid-literal",
-             "short-literal", "nil-body")
+             "short-literal", "nil-body", "no-uidplus", "no-move",
+             "evil-names", "evil-dots", "silent", "login-only")
+# Folder names a hostile server may list: each must be refused before it
+# becomes a path (SELECT of any of them serves INBOX's messages).
+EVIL_NAMES = (b"../escape", b"Lists/../../escape2", b"..", b"/abs-escape",
+              b"ctl\x1b[2Jname")
 HOSTILE = ("cut-mid-literal", "short-literal", "nil-body")
 
 ITEM_RE = re.compile(
-    rb"(BODY\.PEEK|BODY|BINARY\.PEEK|BINARY)\[([^\]]*)\](?:<(\d+)(?:\.(\d+))?>)?"
+    rb"(BODY\.PEEK|BODY|BINARY\.PEEK|BINARY)\[([^\]]*)\]"
+    rb"(?:<(\d+)(?:\.(\d+))?>)?"
     rb"|[A-Z0-9.]+")
 
 
@@ -109,8 +125,14 @@ class Conn:
 
     def caps(self):
         c = b"IMAP4rev1 LITERAL+ UIDPLUS MOVE ENABLE ID NAMESPACE"
+        if self.scenario == "no-uidplus":
+            c = b"IMAP4rev1 LITERAL+ ENABLE ID NAMESPACE"
+        elif self.scenario == "no-move":
+            c = b"IMAP4rev1 LITERAL+ UIDPLUS ENABLE ID NAMESPACE"
         if not self.tls and self.scenario != "no-starttls":
             c += b" STARTTLS"
+        if self.scenario == "login-only":
+            return c
         return c + b" AUTH=PLAIN"
 
     # --------------------------------------------------------- session
@@ -124,12 +146,14 @@ class Conn:
                       b"] fake IMAP ready\r\n")
         while True:
             cmd = self.command()
+            if self.scenario == "silent":
+                continue
             words = cmd.split(b"\r\n", 1)[0].rstrip(b"\r\n").split(b" ")
             if len(words) < 2:
                 self.send(b"* BAD no command\r\n")
                 continue
             tag, name = words[0], words[1].upper()
-            args = words[2:]
+            args = [w for w in words[2:] if w]
             if name == b"UID" and args:
                 name, args = b"UID " + args[0].upper(), args[1:]
             handler = HANDLERS.get(name)
@@ -174,6 +198,17 @@ class Conn:
         return None
 
     def h_login(self, tag, args, cmd):
+        if self.scenario == "login-only":
+            rest = cmd.split(b" ", 2)[2]
+            try:
+                user, rest = astring(rest)
+                pw, rest = astring(rest.lstrip(b" "))
+            except ValueError as e:
+                self.send(tag + b" BAD %s\r\n" % str(e).encode())
+                return None
+            self.log.write(b"\n[imapfake: LOGIN user=<%s> pass=<%s>]\n"
+                           % (user, pw))
+            self.log.flush()
         self.ok(tag, b"[CAPABILITY " + self.caps() + b"] Logged in")
 
     def h_authenticate(self, tag, args, cmd):
@@ -184,11 +219,19 @@ class Conn:
 
     def h_list(self, tag, args, cmd):
         self.send(b'* LIST (\\HasNoChildren) "/" INBOX\r\n')
+        if self.scenario in ("evil-names", "evil-dots") and args and \
+                (b"*" in args[-1] or b"%" in args[-1]):
+            for name in EVIL_NAMES:
+                if self.scenario == "evil-dots" and b"\x1b" in name:
+                    continue
+                self.send(b'* LIST (\\HasNoChildren) "/" {%d}\r\n%s\r\n'
+                          % (len(name), name))
         self.ok(tag)
 
     def h_select(self, tag, args, cmd):
         self.selected = True
-        self.send(b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n"
+        self.send(b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen "
+                  b"\\Draft)\r\n"
                   b"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted "
                   b"\\Seen \\Draft \\*)] Flags permitted.\r\n"
                   b"* 2 EXISTS\r\n* 0 RECENT\r\n"
@@ -302,6 +345,18 @@ class Conn:
     def h_simple(self, tag, args, cmd):
         self.ok(tag)
 
+    def h_uid_expunge(self, tag, args, cmd):
+        if self.scenario == "no-uidplus":
+            self.send(tag + b" BAD UID EXPUNGE needs UIDPLUS\r\n")
+        else:
+            self.ok(tag)
+
+    def h_uid_move(self, tag, args, cmd):
+        if self.scenario in ("no-uidplus", "no-move"):
+            self.send(tag + b" BAD MOVE not offered\r\n")
+        else:
+            self.ok(tag)
+
     def h_id(self, tag, args, cmd):
         self.send(b'* ID ("name" "imapfake")\r\n')
         self.ok(tag)
@@ -337,8 +392,10 @@ HANDLERS = {
     b"STORE": Conn.h_simple,
     b"UID STORE": Conn.h_simple,
     b"EXPUNGE": Conn.h_simple,
-    b"UID EXPUNGE": Conn.h_simple,
-    b"UID MOVE": Conn.h_simple,
+    b"UID EXPUNGE": Conn.h_uid_expunge,
+    b"UID MOVE": Conn.h_uid_move,
+    b"UID COPY": Conn.h_simple,
+    b"COPY": Conn.h_simple,
     b"CLOSE": Conn.h_simple,
     b"UNSELECT": Conn.h_simple,
     b"NOOP": Conn.h_simple,
@@ -348,6 +405,32 @@ HANDLERS = {
     b"ENABLE": Conn.h_enable,
     b"LOGOUT": Conn.h_logout,
 }
+
+
+def astring(b):
+    """(value, rest) of the IMAP astring at the start of B: a quoted string
+    (with \\ escapes), a literal {N} (inlined by Conn.command) or an atom."""
+    if b.startswith(b'"'):
+        out, i = b"", 1
+        while i < len(b):
+            c = b[i:i + 1]
+            if c == b"\\":
+                out += b[i + 1:i + 2]
+                i += 2
+            elif c == b'"':
+                return out, b[i + 1:]
+            else:
+                out += c
+                i += 1
+        raise ValueError("unterminated quoted string")
+    m = re.match(rb"\{(\d+)\+?\}\r\n", b)
+    if m:
+        n = int(m.group(1))
+        return b[m.end():m.end() + n], b[m.end() + n:]
+    m = re.match(rb"[^ \r\n(){%*\"\\\]]+", b)
+    if not m:
+        raise ValueError("no astring at %r" % b[:20])
+    return m.group(0), b[m.end():]
 
 
 def seqset(spec, largest):
@@ -370,10 +453,15 @@ def main():
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind(("127.0.0.1", int(port)))
     srv.listen(4)
+    # Left alone (its test gone), it ends itself.
+    srv.settimeout(120)
     with open(logpath, "ab") as log:
         print("ready", flush=True)
         while True:
-            conn, _ = srv.accept()
+            try:
+                conn, _ = srv.accept()
+            except socket.timeout:
+                return
             conn.settimeout(60)
             c = Conn(conn, log, scenario, ctx)
             try:
@@ -386,7 +474,6 @@ def main():
                 c.sock.close()
             except OSError:
                 pass
-            time.sleep(0)
 
 
 if __name__ == "__main__":

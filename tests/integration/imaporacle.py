@@ -306,6 +306,8 @@ def check_mtime(maildir, expdir):
             bad.append("%s/%s (%s): mtime %s, want INTERNALDATE %s"
                        % (sub, name, exp[h][0][0], fmt(got),
                           " or ".join(fmt(t) for t in sorted(want))))
+    if n == 0:
+        bad.append("%s: no archived message to check" % maildir)
     if bad:
         print("\n".join(bad))
         return 1
@@ -346,6 +348,8 @@ def check_flags(maildir, expdir, metafile):
                 sub, name, exp[h][0][0], " or ".join(
                     "new/ without info" if x == "" else "cur/...:2," + x
                     for x in sorted(wants))))
+    if n == 0:
+        bad.append("%s: no archived message to check" % maildir)
     if bad:
         print("\n".join(bad))
         return 1
@@ -356,9 +360,10 @@ def check_flags(maildir, expdir, metafile):
 def main():
     ap = argparse.ArgumentParser(usage=__doc__)
     ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=int(os.environ.get("IMAP_PORT", "143")))
-    ap.add_argument("--user", default=os.environ.get("MAIL_USER", "alice"))
-    ap.add_argument("--password", default=os.environ.get("MAIL_PASS", "secret"))
+    env = os.environ.get
+    ap.add_argument("--port", type=int, default=int(env("IMAP_PORT", "143")))
+    ap.add_argument("--user", default=env("MAIL_USER", "alice"))
+    ap.add_argument("--password", default=env("MAIL_PASS", "secret"))
     ap.add_argument("command")
     ap.add_argument("args", nargs="*")
     args = ap.parse_args()

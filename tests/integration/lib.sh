@@ -755,7 +755,9 @@ mh_mkseed() {
 
 # The folders dc_imap_start_seeded fills, and the folders= value that
 # selects them (one pattern among the names).
+# shellcheck disable=SC2034 # for the tests
 IMAP_SEED_FOLDERS=(INBOX Lists/dev Lists/ops "Entwürfe")
+# shellcheck disable=SC2034 # for the tests
 IMAP_SEED_SELECT='{"INBOX", "Lists/*", "Entwürfe"}'
 
 # imap_oracle COMMAND [ARGS...]: tests/integration/imaporacle.py as alice
@@ -870,38 +872,62 @@ imap_local_path() {
     esac
 }
 
+# imap_mbox_expected SRC DST: copies the expected messages for an mbox:
+# IMAP sends a message without a final newline as it is (POP3 cannot), and
+# an mbox cannot hold one (the separator needs a line end), so mailhaul, as
+# every mbox writer, ends it with "\n".  Nothing else changes.
+imap_mbox_expected() {
+    local f
+    mkdir -p "$2" || return 2
+    for f in "$1"/*; do
+        [ -f "$f" ] || continue
+        cp -p -- "$f" "$2/" || return 2
+        if [ -s "$f" ] && [ "$(tail -c 1 "$f" | od -An -c | tr -d ' ')" != '\n' ]; then
+            printf '\n' >>"$2/${f##*/}"
+        fi
+    done
+}
+
 # check_imap_archive KIND PATH EXPDIR FOLDER...: the archive (KIND as for
 # imap_local_path) holds exactly the oracle's messages of those folders,
 # each once and byte for byte: per folder (maildir++, tree, mboxdir), or
-# all of them together (flat, mbox).  Says what differs.
+# all of them together (flat, mbox).  Says what differs.  In an mbox, a
+# message the server sends without a final newline is expected with one
+# (imap_mbox_expected).
 check_imap_archive() {
-    local kind=$1 base=$2 exp=$3 folder rc=0 u
+    local kind=$1 base=$2 exp=$3 folder rc=0 u f
     shift 3
+    u=$(mktemp -d "$T/expected.XXXXXX") || return 2
     case $kind in
     flat | mbox)
-        u=$(mktemp -d "$T/union.XXXXXX") || return 2
         for folder in "$@"; do
             for f in "$exp/$folder"/*; do
                 [ -f "$f" ] || continue
                 cp -p -- "$f" "$u/${folder//\//%}-${f##*/}" || return 2
             done
         done
-        [ "$kind" = flat ] && kind=maildir
-        check_archive "$kind" "$base" "$u" || rc=1
-        rm -rf "$u"
+        if [ "$kind" = mbox ]; then
+            imap_mbox_expected "$u" "$u.mbox" || return 2
+            check_archive mbox "$base" "$u.mbox" || rc=1
+        else
+            check_archive maildir "$base" "$u" || rc=1
+        fi
+        ;;
+    mboxdir)
+        for folder in "$@"; do
+            imap_mbox_expected "$exp/$folder" "$u/${folder//\//%}" || return 2
+            check_archive mbox "$(imap_local_path "$kind" "$base" "$folder")" \
+                "$u/${folder//\//%}" || rc=1
+        done
         ;;
     *)
         for folder in "$@"; do
-            if [ "$kind" = mboxdir ]; then
-                check_archive mbox "$(imap_local_path "$kind" "$base" "$folder")" \
-                    "$exp/$folder" || rc=1
-            else
-                check_archive maildir "$(imap_local_path "$kind" "$base" "$folder")" \
-                    "$exp/$folder" || rc=1
-            fi
+            check_archive maildir "$(imap_local_path "$kind" "$base" "$folder")" \
+                "$exp/$folder" || rc=1
         done
         ;;
     esac
+    rm -rf "$u" "$u.mbox"
     return "$rc"
 }
 
@@ -936,16 +962,22 @@ dc_uidvalidity_reset() {
 }
 
 # fake_imap_start SCENARIO: starts tests/fake/imapfake.py on a free port
-# (FAKE_PORT); what it receives goes to $T/fake.log (raw bytes).  TLS with
-# the test CA's "good" certificate.
+# (FAKE_PORT, pid FAKE_PID); what it receives goes to $T/fake.log (raw
+# bytes, emptied first), its own errors to $T/fake.err.  TLS with the test
+# CA's "good" certificate.  The exit trap stops it too; left alone, it
+# ends itself after 120 s without a connection.
 fake_imap_start() {
+    fake_imap_stop
     mh_certs || return 1
     FAKE_PORT=$(mh_free_ports 1)
     : >"$T/fake.log"
     coproc FAKE_PROC {
-        "$MH_PYTHON" "$MH_LIB_DIR/../fake/imapfake.py" "$FAKE_PORT" "$1" \
-            "$T/fake.log" "$MH_CERT_DIR/good.pem" "$MH_CERT_DIR/good.key"
+        exec "$MH_PYTHON" "$MH_LIB_DIR/../fake/imapfake.py" "$FAKE_PORT" "$1" \
+            "$T/fake.log" "$MH_CERT_DIR/good.pem" "$MH_CERT_DIR/good.key" \
+            2>>"$T/fake.err"
     }
+    FAKE_PID=$FAKE_PROC_PID
+    trap 'fake_imap_stop; mh_cleanup' EXIT
     local ready=
     read -r -t 10 ready <&"${FAKE_PROC[0]}"
     [ "$ready" = ready ]
@@ -953,9 +985,10 @@ fake_imap_start() {
 
 # fake_imap_stop: ends the fake server (if still there) and waits for it.
 fake_imap_stop() {
-    if [ -n "${FAKE_PROC_PID:-}" ]; then
-        kill "$FAKE_PROC_PID" 2>/dev/null
-        wait "$FAKE_PROC_PID" 2>/dev/null
+    if [ -n "${FAKE_PID:-}" ]; then
+        kill "$FAKE_PID" 2>/dev/null
+        wait "$FAKE_PID" 2>/dev/null
+        FAKE_PID=
     fi
     return 0
 }
