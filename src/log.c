@@ -68,3 +68,24 @@ void log_progress(const char *account, uint64_t done_msgs, uint64_t total_msgs,
 	fflush(stderr);
 	log_progress_shown = true;
 }
+
+void log_trace_wire(const char *account, char dir, bool masked,
+		    const char *str, size_t size)
+{
+	char buf[201];
+	size_t n = 0;
+
+	if (masked) {
+		log_trace(account, "%c ****", dir);
+		return;
+	}
+	for (size_t i = 0; i < size && n < sizeof(buf) - 1; i++) {
+		unsigned char c = (unsigned char)str[i];
+		if (c == '\r' || (c == '\n' && i + 1 == size))
+			continue;
+		buf[n++] = c >= 0x20 && c < 0x7f ? (char)c : '.';
+	}
+	buf[n] = '\0';
+	log_trace(account, "%c %s%s", dir, buf,
+		  size > sizeof(buf) - 1 ? " ..." : "");
+}

@@ -5,6 +5,7 @@
 #define MAILHAUL_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum log_level {
@@ -28,6 +29,13 @@ void log_msg(enum log_level level, const char *account, const char *fmt, ...)
 #define log_info(acct, ...) log_msg(LOG_LEVEL_INFO, (acct), __VA_ARGS__)
 #define log_debug(acct, ...) log_msg(LOG_LEVEL_DEBUG, (acct), __VA_ARGS__)
 #define log_trace(acct, ...) log_msg(LOG_LEVEL_TRACE, (acct), __VA_ARGS__)
+
+/* The -vv protocol trace: logs one chunk of SIZE bytes of STR that went
+ * out (DIR '>') or came in ('<') as one line, CR and a final LF dropped,
+ * other control and 8-bit bytes as '.', cut after 200 bytes; a MASKED
+ * chunk (a credential) is logged as "****". */
+void log_trace_wire(const char *account, char dir, bool masked,
+		    const char *str, size_t size);
 
 /* Rewrites the progress line: "ACCOUNT: 12/40 messages, 3.1/9.8 MB". */
 void log_progress(const char *account, uint64_t done_msgs, uint64_t total_msgs,

@@ -389,27 +389,15 @@ static void pop3_trace(mailpop3 *p, int type, const char *str, size_t size,
 		       void *ctx)
 {
 	const struct conf_account *a = ctx;
-	char buf[201];
-	size_t n = 0;
 
 	(void)p;
-	if (type == MAILSTREAM_LOG_TYPE_DATA_SENT_PRIVATE) {
-		log_trace(a->name, "> ****");
-		return;
-	}
-	if (type != MAILSTREAM_LOG_TYPE_DATA_SENT &&
-	    type != MAILSTREAM_LOG_TYPE_DATA_RECEIVED)
-		return;
-	for (size_t i = 0; i < size && n < sizeof(buf) - 1; i++) {
-		unsigned char c = (unsigned char)str[i];
-		if (c == '\r' || (c == '\n' && i + 1 == size))
-			continue;
-		buf[n++] = c >= 0x20 && c < 0x7f ? (char)c : '.';
-	}
-	buf[n] = '\0';
-	log_trace(a->name, "%c %s%s",
-		  type == MAILSTREAM_LOG_TYPE_DATA_SENT ? '>' : '<', buf,
-		  size > sizeof(buf) - 1 ? " ..." : "");
+	if (type == MAILSTREAM_LOG_TYPE_DATA_SENT_PRIVATE ||
+	    type == MAILSTREAM_LOG_TYPE_DATA_SENT)
+		log_trace_wire(a->name, '>',
+			       type == MAILSTREAM_LOG_TYPE_DATA_SENT_PRIVATE, str,
+			       size);
+	else if (type == MAILSTREAM_LOG_TYPE_DATA_RECEIVED)
+		log_trace_wire(a->name, '<', false, str, size);
 }
 
 /* Reads CAPA into the flags we act on; a server without CAPA has none. */
