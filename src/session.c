@@ -575,9 +575,17 @@ static int poll_folder(struct session *s, const struct source_folder *fo)
 		folder_fail(s, f, err);
 		return -1;
 	}
+	uint64_t new_before = s->res->new_msgs, del_before = s->res->deleted;
 	if (plan_listing(s, &fetch, &n) == 0 &&
 	    fetch_planned(s, fetch, n) == 0 && delete_due(s) == 0)
 		ret = 0;
+	if (fo->name[0] != '\0')
+		log_debug(s->acct->name,
+			  "folder \"%s\": %zu listed, %" PRIu64
+			  " archived, %" PRIu64 " deleted",
+			  fo->display, s->listing->n,
+			  s->res->new_msgs - new_before,
+			  s->res->deleted - del_before);
 	free(fetch);
 	if (ret == 0)
 		folder_save(s);
