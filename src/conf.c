@@ -621,6 +621,11 @@ static void check_timeout(cfg_t *cfg, cfg_opt_t *opt)
 	check_range(cfg, opt, 1, 3600);
 }
 
+static void check_lock_timeout(cfg_t *cfg, cfg_opt_t *opt)
+{
+	check_range(cfg, opt, 0, 86400);
+}
+
 static void check_ca_file(cfg_t *cfg, cfg_opt_t *opt)
 {
 	char *path = util_expand_tilde(cfg_opt_getnstr(opt, 0));
@@ -733,6 +738,7 @@ static const struct {
 } option_checks[] = {
     {"port", check_port},
     {"timeout", check_timeout},
+    {"lock_timeout", check_lock_timeout},
     {"tls_ca_file", check_ca_file},
     {"tls_fingerprint", check_fingerprint},
     {"password", check_password},
@@ -848,6 +854,7 @@ static cfg_t *schema_new(void)
 	cfg_opt_t opts[] = {
 	    CFG_STR("state_file", NULL, CFGF_NODEFAULT),
 	    CFG_INT_CB("log_level", LOG_LEVEL_INFO, CFGF_NONE, parse_log_level),
+	    CFG_INT("lock_timeout", 0, CFGF_NONE),
 	    CFG_SEC(section_account, account_opts,
 		    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	    CFG_FUNC("include", conf_include),
@@ -998,6 +1005,7 @@ static void conf_fill(struct conf_parse *ctx, struct conf *conf)
 	if (conf->state_file == NULL)
 		conf->state_file = conf_default_state_file();
 	conf->log_level = (enum log_level)cfg_getint(root, "log_level");
+	conf->lock_timeout = (int)cfg_getint(root, "lock_timeout");
 	conf->n_accounts = cfg_size(root, section_account);
 	conf->accounts = xcalloc(conf->n_accounts, sizeof(*conf->accounts));
 	for (size_t i = 0; i < conf->n_accounts; i++) {

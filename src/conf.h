@@ -63,6 +63,7 @@ struct conf {
 	char *path;
 	char *state_file;          /* "~" expanded */
 	enum log_level log_level;
+	int lock_timeout;          /* seconds to wait for an account's lock */
 	struct conf_account *accounts;
 	size_t n_accounts;
 };

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lock.h"
 #include "log.h"
 #include "run.h"
 #include "session.h"
@@ -39,6 +40,33 @@ static void print_summary(const struct conf_account *a,
 	fflush(stdout);
 }
 
+/* Polls A under its account lock; a lock held elsewhere skips it as a
+ * temporary failure. */
+static enum util_fail poll_locked(const struct conf *conf,
+				  const struct conf_account *a,
+				  struct state *st, struct session_result *res)
+{
+	struct lock *lock = NULL;
+	char *err = NULL;
+
+	switch (lock_account(conf->state_file, a->name, conf->lock_timeout,
+			     &lock, &err)) {
+	case LOCK_TAKEN:
+		break;
+	case LOCK_BUSY:
+		*res = (struct session_result){.fail = UTIL_FAIL_TEMP,
+					       .error = err};
+		return res->fail;
+	case LOCK_ERROR:
+		*res = (struct session_result){.fail = UTIL_FAIL_LOCAL,
+					       .error = err};
+		return res->fail;
+	}
+	enum util_fail f = session_poll(a, st, res);
+	lock_release(&lock);
+	return f;
+}
+
 int run_poll(const struct conf *conf, char *const *names, size_t n)
 {
 	enum util_fail worst = UTIL_FAIL_NONE;
@@ -55,7 +83,7 @@ int run_poll(const struct conf *conf, char *const *names, size_t n)
 		struct session_result res;
 		if (!selected(a, names, n))
 			continue;
-		enum util_fail f = session_poll(a, st, &res);
+		enum util_fail f = poll_locked(conf, a, st, &res);
 		if (res.listed)
 			print_summary(a, &res);
 		if (f != UTIL_FAIL_NONE)

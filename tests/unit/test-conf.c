@@ -214,6 +214,8 @@ static const struct error_case error_cases[] = {
      "t.conf:6: account \"a\": invalid integer value for option 'port'"},
     {"timeout 0", HEAD REQ " timeout = 0\n}\n",
      "t.conf:6: account \"a\": timeout 0 is out of range (1 to 3600)"},
+    {"lock_timeout -1", "lock_timeout = -1\n" MIN,
+     "t.conf:1: lock_timeout -1 is out of range (0 to 86400)"},
     {"timeout 3601", HEAD REQ " timeout = 3601\n}\n",
      "t.conf:6: account \"a\": timeout 3601 is out of range"},
     {"keep not a boolean", HEAD REQ " keep = maybe\n}\n",
