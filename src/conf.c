@@ -22,6 +22,7 @@
 
 #include "conf.h"
 #include "mutf7.h"
+#include "sink_mda.h"
 #include "util.h"
 
 /* A config file larger than this is a mistake, not a config. */
@@ -46,6 +47,7 @@ static const char *const target_names[] = {
     [CONF_TARGET_MAILDIR] = "maildir",
     [CONF_TARGET_MBOX] = "mbox",
     [CONF_TARGET_MBOXDIR] = "mboxdir",
+    [CONF_TARGET_MDA] = "mda",
     NULL,
 };
 
@@ -54,6 +56,11 @@ static const char *const layout_names[] = {
     [CONF_LAYOUT_MAILDIRPP] = "maildir++",
     [CONF_LAYOUT_TREE] = "tree",
     NULL,
+};
+
+/* Options that mean something for "mda:" targets only. */
+static const char *const mda_only_options[] = {
+    "mda_shell", "mda_from_line", "mda_timeout",
 };
 
 /* Options that mean something for IMAP accounts only. */
@@ -578,7 +585,8 @@ static int parse_fingerprint(const char *s, unsigned char pin[32], char **err_r)
 	return -1;
 }
 
-/* Splits "maildir:PATH" or "mbox:PATH".  0, or -1 and *err_r. */
+/* Splits "maildir:PATH", "mbox:PATH", "mboxdir:DIR" or "mda:COMMAND".
+ * 0, or -1 and *err_r. */
 static int parse_deliver(const char *s, enum conf_target *target_r,
 			 const char **path_r, char **err_r)
 {
@@ -594,10 +602,13 @@ static int parse_deliver(const char *s, enum conf_target *target_r,
 			return 0;
 		}
 	if (colon != NULL && colon[1] == '\0')
-		*err_r = xasprintf("\"%s\" has no path", s);
+		*err_r = xasprintf("\"%s\" has no %s", s,
+				   strncasecmp(s, "mda:", 4) == 0 ? "command"
+								  : "path");
 	else
 		*err_r = xasprintf("\"%s\" is not \"maildir:PATH\", "
-				   "\"mbox:PATH\" or \"mboxdir:PATH\"",
+				   "\"mbox:PATH\", \"mboxdir:PATH\" or "
+				   "\"mda:COMMAND\"",
 				   s);
 	return -1;
 }
@@ -624,6 +635,11 @@ static void check_timeout(cfg_t *cfg, cfg_opt_t *opt)
 static void check_lock_timeout(cfg_t *cfg, cfg_opt_t *opt)
 {
 	check_range(cfg, opt, 0, 86400);
+}
+
+static void check_mda_timeout(cfg_t *cfg, cfg_opt_t *opt)
+{
+	check_range(cfg, opt, 1, 3600);
 }
 
 static void check_ca_file(cfg_t *cfg, cfg_opt_t *opt)
@@ -739,6 +755,7 @@ static const struct {
     {"port", check_port},
     {"timeout", check_timeout},
     {"lock_timeout", check_lock_timeout},
+    {"mda_timeout", check_mda_timeout},
     {"tls_ca_file", check_ca_file},
     {"tls_fingerprint", check_fingerprint},
     {"password", check_password},
@@ -849,6 +866,9 @@ static cfg_t *schema_new(void)
 	    CFG_BOOL("keep_flags", cfg_false, CFGF_NONE),
 	    CFG_BOOL("expunge_without_uidplus", cfg_false, CFGF_NONE),
 	    CFG_STR("move_to", NULL, CFGF_NODEFAULT),
+	    CFG_BOOL("mda_shell", cfg_false, CFGF_NONE),
+	    CFG_BOOL("mda_from_line", cfg_false, CFGF_NONE),
+	    CFG_INT("mda_timeout", 60, CFGF_NONE),
 	    CFG_END(),
 	};
 	cfg_opt_t opts[] = {
@@ -935,7 +955,10 @@ static void account_fill_checked(cfg_t *sec, struct conf_account *a)
 	err = NULL;
 	if (a->deliver != NULL &&
 	    parse_deliver(a->deliver, &a->target, &path, &err) == 0)
-		a->target_path = util_expand_tilde(path);
+		/* An MDA command's "~" is the MDA's business. */
+		a->target_path = a->target == CONF_TARGET_MDA
+				     ? xstrdup(path)
+				     : util_expand_tilde(path);
 	free(err);
 }
 
@@ -964,6 +987,9 @@ static void account_fill(cfg_t *sec, struct conf_account *a)
 	a->expunge_without_uidplus =
 	    cfg_getbool(sec, "expunge_without_uidplus");
 	a->move_to = get_str(sec, "move_to", false);
+	a->mda_shell = cfg_getbool(sec, "mda_shell");
+	a->mda_from_line = cfg_getbool(sec, "mda_from_line");
+	a->mda_timeout = (int)cfg_getint(sec, "mda_timeout");
 	account_fill_checked(sec, a);
 }
 
@@ -973,6 +999,21 @@ static bool sec_option_set(cfg_t *sec, const char *name)
 	cfg_opt_t *opt = cfg_getopt(sec, name);
 
 	return opt != NULL && (opt->flags & CFGF_MODIFIED) != 0;
+}
+
+/* An "mda:" command is split (unless mda_shell) and its escapes checked
+ * now, not at the first message. */
+static void check_mda_command(struct conf_parse *ctx, cfg_t *sec,
+			      const struct conf_account *a)
+{
+	char *err = NULL;
+
+	if (a->target != CONF_TARGET_MDA || a->target_path == NULL)
+		return;
+	if (sink_mda_check(strchr(a->deliver, ':') + 1, a->mda_shell, &err) <
+	    0)
+		block_error(ctx, sec, "deliver: %s", err);
+	free(err);
 }
 
 /* Options that only make sense together. */
@@ -990,6 +1031,16 @@ static void check_combinations(struct conf_parse *ctx, cfg_t *sec,
 					    imap_only_options[i]);
 	if (a->protocol == CONF_PROTOCOL_IMAP && a->n_folders == 0)
 		block_error(ctx, sec, "folders: the list is empty");
+	if (a->target_path != NULL && a->target != CONF_TARGET_MDA)
+		for (size_t i = 0; i < sizeof(mda_only_options) /
+					   sizeof(*mda_only_options);
+		     i++)
+			if (sec_option_set(sec, mda_only_options[i]))
+				block_error(ctx, sec,
+					    "option \"%s\" applies to "
+					    "\"mda:\" targets only",
+					    mda_only_options[i]);
+	check_mda_command(ctx, sec, a);
 	if (sec_option_set(sec, "folder_layout") &&
 	    a->target != CONF_TARGET_MAILDIR && a->target_path != NULL)
 		block_error(ctx, sec,

@@ -24,6 +24,7 @@ enum conf_target {
 	CONF_TARGET_MAILDIR = 0,
 	CONF_TARGET_MBOX,
 	CONF_TARGET_MBOXDIR,       /* one mbox file per folder under a dir */
+	CONF_TARGET_MDA,           /* a delivery program, once per message */
 };
 
 /* How IMAP folders map into a Maildir target. */
@@ -46,8 +47,12 @@ struct conf_account {
 	char *password;            /* NULL when password_command is used */
 	char *password_command;    /* NULL when password is used */
 	enum conf_target target;
-	char *target_path;         /* "~" expanded */
+	char *target_path;         /* "~" expanded; for mda: the command as
+				    * written */
 	char *deliver;             /* as written, for messages */
+	bool mda_shell;            /* mda: run through /bin/sh -c */
+	bool mda_from_line;        /* mda: a From_ line before the message */
+	int mda_timeout;           /* mda: seconds before it is killed */
 	enum conf_layout layout;   /* folder_layout (Maildir only) */
 	char **folders;            /* IMAP names and LIST patterns, UTF-8 */
 	size_t n_folders;          /* at least 1 ("INBOX") for IMAP */

@@ -242,7 +242,8 @@ int folder_target(enum conf_target target, enum conf_layout layout,
 	    target == CONF_TARGET_MAILDIR && layout == CONF_LAYOUT_MAILDIRPP;
 	bool tree = target == CONF_TARGET_MAILDIR && layout == CONF_LAYOUT_TREE;
 
-	/* One target for every folder: the name never becomes a path. */
+	/* One target for every folder (flat Maildir, mbox, an MDA's
+	 * command): the name never becomes a path. */
 	if (!pp && !tree && target != CONF_TARGET_MBOXDIR) {
 		*path_r = xstrdup(base);
 		*open_flags_r = 0;

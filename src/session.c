@@ -274,10 +274,15 @@ static int on_end(void *ctx, size_t i)
 		s->in_msg = false;
 		return rekeyed;
 	}
-	if (rekeyed == 0 && s->sink->ops->end(s->sink, &loc, &err) < 0) {
+	int e = rekeyed == 0 ? s->sink->ops->end(s->sink, &loc, &err) : 0;
+	if (e < 0) {
+		/* SINK_LOCKED: not delivered this time (an MDA's temporary
+		 * failure); the message stays on the server. */
+		enum util_fail f =
+		    e == SINK_LOCKED ? UTIL_FAIL_TEMP : UTIL_FAIL_LOCAL;
 		s->in_msg = false;
-		folder_fail(s, UTIL_FAIL_LOCAL, err);
-		return UTIL_FAIL_LOCAL;
+		folder_fail(s, f, err);
+		return f;
 	}
 	s->in_msg = false;
 	r->key = (struct state_key){.account = s->acct->name,
@@ -402,7 +407,7 @@ static int open_sink(struct session *s)
 	free(s->target);
 	s->sink_path = path;
 	s->target = xasprintf("%s:%s", ops->name, path);
-	if (ops->open(path, flags, &s->sink, &err) < 0) {
+	if (ops->open(s->acct, path, flags, &s->sink, &err) < 0) {
 		folder_fail(s, UTIL_FAIL_LOCAL, err);
 		return -1;
 	}

@@ -13,7 +13,10 @@
  * the lock).  No message may be recorded as seen before commit returns 0.
  *
  * begin returns SINK_LOCKED instead of -1 when another program holds the
- * target's lock: a temporary condition, the mail stays on the server. */
+ * target's lock: a temporary condition, the mail stays on the server.
+ * end returns SINK_LOCKED instead of -1 for a temporary failure to
+ * deliver (an MDA that exited 75, was killed, or timed out): the message
+ * was not delivered and stays on the server for the next poll. */
 #ifndef MAILHAUL_SINK_H
 #define MAILHAUL_SINK_H
 
@@ -46,11 +49,13 @@ struct sink {
 };
 
 struct sink_ops {
-	const char *name; /* "maildir", "mbox" */
+	const char *name; /* "maildir", "mbox", "mda" */
 	/* Opens (creating it and its parent directories, 0700, if missing)
-	 * the target at PATH.  FLAGS: SINK_OPEN_*. */
-	int (*open)(const char *path, unsigned flags, struct sink **sink_r,
-		    char **err_r);
+	 * the target at PATH for the account ACCT (borrowed; the MDA sink
+	 * reads its mda_* options, name and user; the others accept NULL).
+	 * FLAGS: SINK_OPEN_*. */
+	int (*open)(const struct conf_account *acct, const char *path,
+		    unsigned flags, struct sink **sink_r, char **err_r);
 	/* Starts a message; META (borrowed, may be NULL = all defaults). */
 	int (*begin)(struct sink *sink, const struct sink_meta *meta,
 		     char **err_r);
@@ -58,7 +63,8 @@ struct sink_ops {
 		     char **err_r);
 	/* Completes the message.  *location_r (caller frees) says where it
 	 * went: the Maildir path relative to the Maildir ("new/NAME" or
-	 * "cur/NAME:2,FLAGS"), or "mbox:OFFSET". */
+	 * "cur/NAME:2,FLAGS"), "mbox:OFFSET", or "mda".  Returns 0,
+	 * SINK_LOCKED (temporary: try again later) or -1. */
 	int (*end)(struct sink *sink, char **location_r, char **err_r);
 	void (*abort)(struct sink *sink);
 	int (*commit)(struct sink *sink, char **err_r);
@@ -69,6 +75,7 @@ struct sink_ops {
 
 extern const struct sink_ops sink_maildir_ops;
 extern const struct sink_ops sink_mbox_ops;
+extern const struct sink_ops sink_mda_ops;
 
 /* Returns the ops for a configured target kind. */
 const struct sink_ops *sink_ops_for(enum conf_target target);

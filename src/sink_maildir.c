@@ -476,9 +476,10 @@ static int maildir_prepare(const char *path, int dirfd, bool marker,
 	return 0;
 }
 
-static int maildir_open(const char *path, unsigned flags, struct sink **sink_r,
-			char **err_r)
+static int maildir_open(const struct conf_account *acct, const char *path,
+			unsigned flags, struct sink **sink_r, char **err_r)
 {
+	(void)acct;
 	char *failed = NULL;
 
 	if (util_mkdir_p_durable(path, &failed) < 0) {

@@ -788,9 +788,10 @@ static void mbox_close(struct sink **sp)
 }
 
 /* FLAGS: no SINK_OPEN_* flag concerns an mbox. */
-static int mbox_open(const char *path, unsigned flags, struct sink **sink_r,
-		     char **err_r)
+static int mbox_open(const struct conf_account *acct, const char *path,
+			unsigned flags, struct sink **sink_r, char **err_r)
 {
+	(void)acct;
 	int fd = mbox_open_fd(path, err_r);
 
 	(void)flags;

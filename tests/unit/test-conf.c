@@ -229,7 +229,42 @@ static const struct error_case error_cases[] = {
      HEAD " host = h\n user = u\n password = p\n"
 	  " deliver = \"pipe:/usr/bin/x\"\n}\n",
      "t.conf:5: account \"a\": deliver: \"pipe:/usr/bin/x\" is not "
-     "\"maildir:PATH\", \"mbox:PATH\" or \"mboxdir:PATH\""},
+     "\"maildir:PATH\", \"mbox:PATH\", \"mboxdir:PATH\" or "
+     "\"mda:COMMAND\""},
+    {"deliver: mda without a command",
+     HEAD " host = h\n user = u\n password = p\n"
+	  " deliver = \"mda:\"\n}\n",
+     "t.conf:5: account \"a\": deliver: \"mda:\" has no command"},
+    {"deliver: mda with an unknown escape",
+     HEAD " host = h\n user = u\n password = p\n"
+	  " deliver = \"mda:procmail -d %x\"\n}\n",
+     "t.conf:1: account \"a\": deliver: unknown escape \"%x\" in "
+     "\"%x\""},
+    {"deliver: mda with a lone percent, through the shell",
+     HEAD " host = h\n user = u\n password = p\n"
+	  " deliver = \"mda:procmail 100%\"\n mda_shell = yes\n}\n",
+     "t.conf:1: account \"a\": deliver: \"procmail 100%\" ends with a "
+     "lone \"%\""},
+    {"deliver: mda with an unterminated quote",
+     HEAD " host = h\n user = u\n password = p\n"
+	  " deliver = \"mda:procmail 'x\"\n}\n",
+     "t.conf:1: account \"a\": deliver: unterminated ' quote"},
+    {"mda_timeout out of range", HEAD REQ " mda_timeout = 0\n}\n",
+     "t.conf:6: account \"a\": mda_timeout 0 is out of range (1 to 3600)"},
+    {"mda_timeout too large", HEAD REQ " mda_timeout = 3601\n}\n",
+     "mda_timeout 3601 is out of range (1 to 3600)"},
+    {"mda_shell with a maildir target", HEAD REQ " mda_shell = yes\n}\n",
+     "t.conf:1: account \"a\": option \"mda_shell\" applies to \"mda:\" "
+     "targets only"},
+    {"mda_from_line with a maildir target",
+     HEAD REQ " mda_from_line = no\n}\n",
+     "t.conf:1: account \"a\": option \"mda_from_line\" applies to "
+     "\"mda:\" targets only"},
+    {"mda_timeout with an mbox target",
+     HEAD " host = h\n user = u\n password = p\n"
+	  " deliver = mbox:/m\n mda_timeout = 5\n}\n",
+     "t.conf:1: account \"a\": option \"mda_timeout\" applies to "
+     "\"mda:\" targets only"},
     {"folders on a POP3 account", HEAD REQ " folders = {\"INBOX\"}\n}\n",
      "t.conf:1: account \"a\": option \"folders\" applies to IMAP accounts "
      "only"},
@@ -783,11 +818,59 @@ static void cleanup_home(void)
 	rmdir(home);
 }
 
+/* ---- mda: targets ---- */
+
+static void test_mda(void)
+{
+	static const struct {
+		const char *text, *command;
+		bool shell, from_line;
+		int timeout;
+	} cases[] = {
+	    {HEAD " host = h\n user = \"joe doe\"\n password = p\n"
+		  " deliver = \"mda:/usr/bin/procmail -d %u\"\n}\n",
+	     "/usr/bin/procmail -d %u",
+	     false, false, 60},
+	    {HEAD " host = h\n user = u\n password = p\n"
+		  " deliver = \"MDA:~/bin/deliver %f >> ~/log\"\n"
+		  " mda_shell = yes\n mda_from_line = yes\n"
+		  " mda_timeout = 3600\n}\n",
+	     "~/bin/deliver %f >> ~/log",
+	     true, true, 3600},
+	    {HEAD " host = h\n user = u\n password = p\n"
+		  " deliver = \"mda:x 'a b' %%\"\n mda_timeout = 1\n}\n",
+	     "x 'a b' %%",
+	     false, false, 1},
+	};
+	for (size_t i = 0; i < N(cases); i++) {
+		char *err = NULL, what[80];
+		struct conf *conf = load(cases[i].text, &err);
+		const struct conf_account *a =
+		    conf != NULL ? &conf->accounts[0] : NULL;
+		snprintf(what, sizeof(what), "mda case %zu: loads", i);
+		if (err != NULL)
+			diag("error: ", err);
+		tap_ok(a != NULL && a->target == CONF_TARGET_MDA, what);
+		snprintf(what, sizeof(what), "mda case %zu: command as written",
+			 i);
+		tap_str(a != NULL ? a->target_path : NULL, cases[i].command,
+			what);
+		snprintf(what, sizeof(what), "mda case %zu: options", i);
+		tap_ok(a != NULL && a->mda_shell == cases[i].shell &&
+			   a->mda_from_line == cases[i].from_line &&
+			   a->mda_timeout == cases[i].timeout,
+		       what);
+		free(err);
+		conf_free(&conf);
+	}
+}
+
 int main(void)
 {
 	setup_home();
 	test_imap_options();
 	test_valid();
+	test_mda();
 	test_errors();
 	test_several_errors();
 	test_pins();

@@ -134,7 +134,7 @@ static void test_noreplace(const char *dir)
 	char *err = NULL;
 	size_t len;
 
-	sink_maildir_ops.open(md, 0, &s, &err);
+	sink_maildir_ops.open(NULL, md, 0, &s, &err);
 	s->ops->close(&s);
 	write_file(a, S("new message"));
 	write_file(b, S("existing message"));
@@ -168,7 +168,7 @@ static void test_open(const char *dir)
 	struct sink *s = NULL;
 	char *err = NULL;
 
-	tap_ok(sink_maildir_ops.open(md, 0, &s, &err) == 0 && s != NULL,
+	tap_ok(sink_maildir_ops.open(NULL, md, 0, &s, &err) == 0 && s != NULL,
 	       "open creates a missing Maildir and its parents");
 	tap_ok(is_dir_0700(md, ".") && is_dir_0700(md, "cur") &&
 		   is_dir_0700(md, "new") && is_dir_0700(md, "tmp"),
@@ -181,14 +181,14 @@ static void test_open(const char *dir)
 
 	char *tmp = xasprintf("%s/tmp", md);
 	rmdir(tmp);
-	tap_ok(sink_maildir_ops.open(md, 0, &s, &err) == 0 &&
+	tap_ok(sink_maildir_ops.open(NULL, md, 0, &s, &err) == 0 &&
 		   is_dir_0700(md, "tmp"),
 	       "open restores a missing tmp/");
 	s->ops->close(&s);
 	rmdir(tmp);
 	write_file(tmp, S("not a directory"));
 	char *want = xasprintf("maildir %s: tmp/: Not a directory", md);
-	tap_ok(sink_maildir_ops.open(md, 0, &s, &err) == -1 && s == NULL,
+	tap_ok(sink_maildir_ops.open(NULL, md, 0, &s, &err) == -1 && s == NULL,
 	       "open refuses a tmp/ that is a file");
 	tap_str(err, want, "the error names the path and the cause");
 	free(err);
@@ -199,7 +199,7 @@ static void test_open(const char *dir)
 	char *file = xasprintf("%s/file", dir);
 	write_file(file, S("x"));
 	want = xasprintf("maildir %s: create: Not a directory", file);
-	tap_ok(sink_maildir_ops.open(file, 0, &s, &err) == -1,
+	tap_ok(sink_maildir_ops.open(NULL, file, 0, &s, &err) == -1,
 	       "open refuses a path that is a file");
 	tap_str(err, want, "with a clear error");
 	free(err);
@@ -256,7 +256,7 @@ static void test_run(const char *dir)
 
 	for (size_t i = 0; i < big_len; i++)
 		big[i] = (char)(i * 7 + i / 1000);
-	sink_maildir_ops.open(md, 0, &s, &err);
+	sink_maildir_ops.open(NULL, md, 0, &s, &err);
 	for (size_t i = 0; i < 3; i++)
 		locs[i] = deliver(s, msgs[i].msg, msgs[i].len, msgs[i].chunk);
 	locs[3] = deliver(s, big, big_len, 65536 + 13);
@@ -292,7 +292,7 @@ static void test_abort_rollback(const char *dir)
 	struct sink *s = NULL;
 	char *err = NULL;
 
-	sink_maildir_ops.open(md, 0, &s, &err);
+	sink_maildir_ops.open(NULL, md, 0, &s, &err);
 	tap_ok(s->ops->begin(s, NULL, &err) == 0 &&
 		   s->ops->write(s, S("Subject: x\n\npartial"), &err) == 0,
 	       "a message in progress");
@@ -333,8 +333,8 @@ static void test_two_sinks(const char *dir)
 	char *err = NULL;
 	bool ok = true;
 
-	sink_maildir_ops.open(md, 0, &a, &err);
-	sink_maildir_ops.open(md, 0, &b, &err);
+	sink_maildir_ops.open(NULL, md, 0, &a, &err);
+	sink_maildir_ops.open(NULL, md, 0, &b, &err);
 	for (int i = 0; i < 50; i++) {
 		char *la = deliver(a, S("a\n"), 1);
 		char *lb = deliver(b, S("b\n"), 1);
@@ -362,7 +362,7 @@ static void test_write_error(const char *dir)
 	struct rlimit saved, lim;
 
 	memset(chunk, 'z', n);
-	sink_maildir_ops.open(md, 0, &s, &err);
+	sink_maildir_ops.open(NULL, md, 0, &s, &err);
 	signal(SIGXFSZ, SIG_IGN);
 	getrlimit(RLIMIT_FSIZE, &saved);
 	lim = saved;
@@ -420,7 +420,7 @@ static void test_flags(const char *dir)
 	const struct sink_meta seen = {.date = 1600000000, .flags = "FS"};
 	const struct sink_meta none = {.date = 1500000000, .flags = ""};
 
-	sink_maildir_ops.open(md, 0, &s, &err);
+	sink_maildir_ops.open(NULL, md, 0, &s, &err);
 	char *l1 = deliver_meta(s, &seen, S("Subject: seen\n\n"), 3);
 	char *l2 = deliver_meta(s, &none, S("Subject: unseen\n\n"), 3);
 	tap_ok(s->ops->commit(s, &err) == 0,
@@ -468,7 +468,7 @@ static void test_bad_flags(const char *dir)
 	struct sink *s = NULL;
 	char *err = NULL;
 
-	sink_maildir_ops.open(md, 0, &s, &err);
+	sink_maildir_ops.open(NULL, md, 0, &s, &err);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		const struct sink_meta meta = {.flags = bad[i]};
 		char *what = xasprintf("bad flags \"%s\" refused", bad[i]);
@@ -501,7 +501,7 @@ static void test_rollback_cur(const char *dir)
 	char *err = NULL;
 	const struct sink_meta seen = {.flags = "S"};
 
-	sink_maildir_ops.open(md, 0, &s, &err);
+	sink_maildir_ops.open(NULL, md, 0, &s, &err);
 	char *kept = deliver_meta(s, &seen, S("Subject: kept\n\n"), 4);
 	s->ops->commit(s, &err);
 	char *l1 = deliver_meta(s, &seen, S("Subject: one\n\n"), 4);
@@ -543,20 +543,20 @@ static void test_marker(const char *dir)
 	struct sink *s = NULL;
 	char *err = NULL;
 
-	int r = sink_maildir_ops.open(md, mf, &s, &err);
+	int r = sink_maildir_ops.open(NULL, md, mf, &s, &err);
 	tap_ok(r == 0, "maildirfolder: open a new Maildir++ subfolder");
 	tap_ok(has_marker(md) && is_dir_0700(md, "cur"),
 	       "maildirfolder: an empty marker file beside cur/ new/ tmp/");
 	s->ops->close(&s);
-	r = sink_maildir_ops.open(md, mf, &s, &err);
+	r = sink_maildir_ops.open(NULL, md, mf, &s, &err);
 	tap_ok(r == 0 && has_marker(md), "maildirfolder: reopening keeps it");
 	s->ops->close(&s);
 
 	char *old = xasprintf("%s/pp/.Old", dir);
-	sink_maildir_ops.open(old, 0, &s, &err);
+	sink_maildir_ops.open(NULL, old, 0, &s, &err);
 	s->ops->close(&s);
 	tap_ok(!has_marker(old), "an existing folder opened without the flag");
-	r = sink_maildir_ops.open(old, mf, &s, &err);
+	r = sink_maildir_ops.open(NULL, old, mf, &s, &err);
 	tap_ok(r == 0 && has_marker(old),
 	       "maildirfolder: added to an existing Maildir");
 	s->ops->close(&s);
@@ -566,7 +566,7 @@ static void test_marker(const char *dir)
 	util_mkdir_p(marker, 0700);
 	err = NULL;
 	char *want = xasprintf("maildir %s: maildirfolder: ", bad);
-	r = sink_maildir_ops.open(bad, mf, &s, &err);
+	r = sink_maildir_ops.open(NULL, bad, mf, &s, &err);
 	tap_ok(r == -1 && err != NULL && strncmp(err, want, strlen(want)) == 0,
 	       "maildirfolder: a directory in its place is an error");
 	free(err);

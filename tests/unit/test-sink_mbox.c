@@ -393,7 +393,7 @@ static void test_run(const char *dir)
 	char *err = NULL;
 	struct stat st;
 
-	tap_ok(sink_mbox_ops.open(path, 0, &s, &err) == 0,
+	tap_ok(sink_mbox_ops.open(NULL, path, 0, &s, &err) == 0,
 	       "open creates a missing mbox and its parents");
 	tap_ok(stat(path, &st) == 0 && (st.st_mode & 07777) == 0600,
 	       "a new mbox has mode 0600");
@@ -446,7 +446,7 @@ static void test_abort(const char *dir)
 	memset(big, 'x', n);
 	write_file(path, S("From a Thu Jan  1 00:00:00 1970\nold\n\n"));
 	char *before = read_all(path, &before_len);
-	sink_mbox_ops.open(path, 0, &s, &err);
+	sink_mbox_ops.open(NULL, path, 0, &s, &err);
 	tap_ok(s->ops->begin(s, NULL, &err) == 0, "abort: begin");
 	tap_ok(exists(lock), "begin takes the dotlock");
 	tap_ok(s->ops->write(s, big, n, &err) == 0, "abort: write 300 KB");
@@ -486,7 +486,7 @@ static void test_rollback(const char *dir)
 	char *err = NULL;
 	size_t before_len, after_len;
 
-	sink_mbox_ops.open(path, 0, &s, &err);
+	sink_mbox_ops.open(NULL, path, 0, &s, &err);
 	char *loc = deliver(s, S("Subject: a\n\nfirst\n"), 4);
 	s->ops->commit(s, &err);
 	free(loc);
@@ -532,7 +532,7 @@ static void test_separator(const char *dir)
 	size_t len, n = sizeof(old) - 1;
 
 	write_file(path, old, n);
-	sink_mbox_ops.open(path, 0, &s, &err);
+	sink_mbox_ops.open(NULL, path, 0, &s, &err);
 	time_t t0 = time(NULL);
 	char *loc = deliver(s, S("Return-Path: <x@y>\nSubject: s"), 2);
 	s->ops->commit(s, &err);
@@ -564,7 +564,7 @@ static char *deliver_alone(const char *dir, const char *name, const char *msg,
 	struct sink *s = NULL;
 	char *err = NULL;
 
-	sink_mbox_ops.open(path, 0, &s, &err);
+	sink_mbox_ops.open(NULL, path, 0, &s, &err);
 	time_t t0 = time(NULL);
 	char *loc = deliver(s, msg, msg_len, 4096);
 	s->ops->commit(s, &err);
@@ -620,7 +620,7 @@ static void test_locked(const char *dir)
 	write_file(path, S("From a Thu Jan  1 00:00:00 1970\nold\n\n"));
 	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
 	write_file(lock, pid, strlen(pid));
-	sink_mbox_ops.open(path, 0, &s, &err);
+	sink_mbox_ops.open(NULL, path, 0, &s, &err);
 	tap_ok(s->ops->begin(s, NULL, &err) == SINK_LOCKED,
 	       "a held dotlock: begin reports SINK_LOCKED");
 	tap_str(err, want, "the error says who holds it");
@@ -633,7 +633,7 @@ static void test_locked(const char *dir)
 
 	/* Another sink on the same file holds the fcntl lock: OFD locks
 	 * exclude it even within one process. */
-	sink_mbox_ops.open(path, 0, &other, &err);
+	sink_mbox_ops.open(NULL, path, 0, &other, &err);
 	tap_ok(other->ops->begin(other, NULL, &err) == 0,
 	       "a second sink begins");
 	tap_ok(s->ops->begin(s, NULL, &err) == SINK_LOCKED,
@@ -660,7 +660,7 @@ static void test_stale_dotlock(const char *dir)
 	char *err = NULL;
 	char pid[32];
 
-	sink_mbox_ops.open(path, 0, &s, &err);
+	sink_mbox_ops.open(NULL, path, 0, &s, &err);
 	pid_t child = fork();
 	if (child == 0)
 		_exit(0);
@@ -694,7 +694,7 @@ static void test_write_error(const char *dir)
 	memset(chunk, 'y', n);
 	write_file(path, S("From a Thu Jan  1 00:00:00 1970\nold\n\n"));
 	char *before = read_all(path, &before_len);
-	sink_mbox_ops.open(path, 0, &s, &err);
+	sink_mbox_ops.open(NULL, path, 0, &s, &err);
 	signal(SIGXFSZ, SIG_IGN);
 	getrlimit(RLIMIT_FSIZE, &saved);
 	lim = saved;
@@ -729,7 +729,7 @@ static void test_replaced(const char *dir)
 	char *err = NULL;
 	size_t len;
 
-	sink_mbox_ops.open(path, 0, &s, &err);
+	sink_mbox_ops.open(NULL, path, 0, &s, &err);
 	char *loc = deliver(s, S("Subject: a\n\nfirst\n"), 100);
 	s->ops->commit(s, &err);
 	free(loc);
@@ -763,7 +763,7 @@ static void test_meta_date(const char *dir)
 	static const char body[] = "Return-Path: <d@e>\n\nbody\n";
 	char line[SINK_MBOX_FROM_LINE_MAX];
 
-	tap_ok(sink_mbox_ops.open(path, 0, &s, &err) == 0,
+	tap_ok(sink_mbox_ops.open(NULL, path, 0, &s, &err) == 0,
 	       "meta: open creates three missing parents");
 	char *l1 = deliver_meta(s, &m1, S(body), 5);
 	time_t t0 = time(NULL);
@@ -796,7 +796,7 @@ static void test_open_errors(const char *dir)
 	char *err = NULL;
 	char *want = xasprintf("mbox %s: open: Is a directory", dir);
 
-	tap_ok(sink_mbox_ops.open(dir, 0, &s, &err) == -1 && s == NULL,
+	tap_ok(sink_mbox_ops.open(NULL, dir, 0, &s, &err) == -1 && s == NULL,
 	       "open refuses a directory");
 	tap_str(err, want, "open error names the path and the cause");
 	free(err);
