@@ -4,7 +4,8 @@
 # held, skips the account with exit 75 and a message naming the first
 # process, and still polls its other accounts; with lock_timeout it waits
 # for the first to finish instead.  A lock left by a killed process does
-# not block anyone (the kernel drops it).
+# not block anyone (the kernel drops it).  Three runs started at once:
+# exactly one archives.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 mh_require_binary
@@ -53,6 +54,26 @@ t_rc 0 "with lock_timeout = 20 the second waits, then polls: exit 0"
 t_match "$OUT" "^shared: 0 new " "it found nothing new: the first archived it all"
 t_ok "it waited for the first (at least 1 s)" test $(($(date +%s) - start)) -ge 1
 wait "$FIRST"
+t_ok "the archive holds every message once" check_archive maildir "$T/A" "$T/exp"
+
+# Three at once on the same account: exactly one polls, two skip.
+rm -rf "$T/A" "$T/state.db"*
+sed -i '/^lock_timeout/d' "$MH_CONF"
+pids=()
+for i in 1 2 3; do
+    "$MAILHAUL" -c "$MH_CONF" -a shared >"$T/out-$i" 2>"$T/err-$i" &
+    pids+=($!)
+done
+rcs=""
+for i in 0 1 2; do
+    wait "${pids[$i]}"
+    rcs="$rcs $?"
+done
+t_eq "$(echo $rcs | tr ' ' '\n' | sort | tr '\n' ' ')" "0 75 75 " \
+    "three at once: one exits 0, two exit 75"
+t_eq "$(cat "$T"/out-* | grep -c "^shared: $N new ")" 1 "exactly one archived the $N messages"
+t_eq "$(cat "$T"/err-* | grep -c 'skipped: another mailhaul (pid [0-9]*) is polling')" 2 \
+    "the two others say who holds the lock"
 t_ok "the archive holds every message once" check_archive maildir "$T/A" "$T/exp"
 
 # kill -9 while holding the lock: the next run is not blocked.
