@@ -485,11 +485,14 @@ static bool folder_unchanged(struct session *s, const struct state_folder *prev,
 		return false;
 	if (found && prev->uidvalidity != s->info.uidvalidity)
 		s->rekey = true;
-	else if (!found && state_folder_has_other(s->st, s->acct->name,
+	else if (!found)
+		/* When in doubt (a database error), the careful mode: match
+		 * by content, delete nothing. */
+		s->rekey = state_folder_has_other(s->st, s->acct->name,
 						  s->folder->name,
 						  s->info.uidvalidity, &other,
-						  &err) == 0)
-		s->rekey = other;
+						  &err) < 0 ||
+			   other;
 	free(err);
 	if (s->rekey)
 		log_warn(s->acct->name,
