@@ -11,29 +11,13 @@
 static const char b64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
 
-struct out {
-	char *p;
-	size_t len, cap;
-};
-
-static void out_put(struct out *o, const char *s, size_t n)
-{
-	if (o->len + n + 1 > o->cap) {
-		o->cap = (o->len + n + 1) * 2;
-		o->p = xrealloc(o->p, o->cap);
-	}
-	memcpy(o->p + o->len, s, n);
-	o->len += n;
-	o->p[o->len] = '\0';
-}
-
 static int b64_value(char c)
 {
 	const char *p = c != '\0' ? strchr(b64, c) : NULL;
 	return p != NULL ? (int)(p - b64) : -1;
 }
 
-static void put_utf8(struct out *o, uint32_t cp)
+static void put_utf8(struct util_str *o, uint32_t cp)
 {
 	char buf[4];
 	size_t n;
@@ -57,11 +41,11 @@ static void put_utf8(struct out *o, uint32_t cp)
 		buf[3] = (char)(0x80 | (cp & 0x3f));
 		n = 4;
 	}
-	out_put(o, buf, n);
+	util_str_add(o, buf, n);
 }
 
 /* Turns UTF-16 units U[0..N) into UTF-8.  NULL on success, else why. */
-static const char *units_to_utf8(const uint16_t *u, size_t n, struct out *o)
+static const char *units_to_utf8(const uint16_t *u, size_t n, struct util_str *o)
 {
 	for (size_t i = 0; i < n; i++) {
 		uint32_t cp = u[i];
@@ -84,7 +68,7 @@ static const char *units_to_utf8(const uint16_t *u, size_t n, struct out *o)
 }
 
 /* Decodes the base64 run S[0..n) (between '&' and '-'). */
-static const char *decode_run(const char *s, size_t n, struct out *o)
+static const char *decode_run(const char *s, size_t n, struct util_str *o)
 {
 	uint16_t *u = xcalloc(n, sizeof(*u));
 	size_t nu = 0;
@@ -116,22 +100,22 @@ static const char *decode_run(const char *s, size_t n, struct out *o)
 
 int mutf7_decode(const char *in, char **out_r, char **err_r)
 {
-	struct out o = {0};
+	struct util_str o = {0};
 	const char *why = NULL;
 
-	out_put(&o, "", 0);
+	util_str_add(&o, "", 0);
 	for (const char *p = in; *p != '\0' && why == NULL;) {
 		unsigned char c = (unsigned char)*p;
 		if (c < 0x20 || c > 0x7e) {
 			why = "a byte outside printable ASCII";
 		} else if (c != '&') {
-			out_put(&o, p++, 1);
+			util_str_add(&o, p++, 1);
 		} else {
 			const char *end = strchr(p + 1, '-');
 			if (end == NULL)
 				why = "an encoded run is not closed with '-'";
 			else if (end == p + 1)
-				out_put(&o, "&", 1);
+				util_str_add(&o, "&", 1);
 			else
 				why = decode_run(p + 1, (size_t)(end - p - 1),
 						 &o);
@@ -173,34 +157,34 @@ static int32_t next_utf8(const unsigned char **p)
 }
 
 /* Writes the UTF-16 units U[0..N) as one "&...-" run. */
-static void encode_run(const uint16_t *u, size_t n, struct out *o)
+static void encode_run(const uint16_t *u, size_t n, struct util_str *o)
 {
 	uint32_t bits = 0;
 	int nbits = 0;
 
-	out_put(o, "&", 1);
+	util_str_add(o, "&", 1);
 	for (size_t i = 0; i < n; i++) {
 		bits = bits << 16 | u[i];
 		nbits += 16;
 		while (nbits >= 6) {
 			nbits -= 6;
-			out_put(o, &b64[bits >> nbits & 0x3f], 1);
+			util_str_add(o, &b64[bits >> nbits & 0x3f], 1);
 		}
 		bits &= (1u << nbits) - 1;
 	}
 	if (nbits > 0)
-		out_put(o, &b64[bits << (6 - nbits) & 0x3f], 1);
-	out_put(o, "-", 1);
+		util_str_add(o, &b64[bits << (6 - nbits) & 0x3f], 1);
+	util_str_add(o, "-", 1);
 }
 
 int mutf7_encode(const char *in, char **out_r, char **err_r)
 {
 	const unsigned char *p = (const unsigned char *)in;
-	struct out o = {0};
+	struct util_str o = {0};
 	uint16_t *u = xcalloc(2 * strlen(in) + 1, sizeof(*u));
 	size_t nu = 0;
 
-	out_put(&o, "", 0);
+	util_str_add(&o, "", 0);
 	while (*p != '\0') {
 		int32_t cp = next_utf8(&p);
 		if (cp < 0) {
@@ -215,7 +199,7 @@ int mutf7_encode(const char *in, char **out_r, char **err_r)
 			if (nu > 0)
 				encode_run(u, nu, &o);
 			nu = 0;
-			out_put(&o, cp == '&' ? "&-" : (const char *)p - 1,
+			util_str_add(&o, cp == '&' ? "&-" : (const char *)p - 1,
 				cp == '&' ? 2 : 1);
 		} else if (cp >= 0x10000) {
 			u[nu++] = (uint16_t)(0xd800 + ((cp - 0x10000) >> 10));

@@ -44,9 +44,7 @@ struct mbox {
 	size_t n_ended;	   /* messages ended since the last commit */
 	unsigned sep;	   /* '\n' needed before the From_ line */
 	/* The header section, held back until Return-Path is known. */
-	char *hdr;
-	size_t hdr_len, hdr_cap;
-	bool hdr_done, hdr_bol, hdr_overflow;
+	struct sink_mbox_header hdr;
 	uint64_t msg_bytes;
 	time_t date;	    /* for the From_ line, 0 = now */
 	unsigned char last; /* last byte of the message so far */
@@ -237,34 +235,24 @@ int sink_mbox_quoter_finish(struct sink_mbox_quoter *q, sink_mbox_out_fn *out,
 	return ret;
 }
 
-struct growbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static int growbuf_put(void *ctx, const void *buf, size_t len)
+/* Output callback of the quoter: appends to a util_str. */
+static int str_put(void *ctx, const void *buf, size_t len)
 {
-	struct growbuf *g = ctx;
-
-	if (g->len + len > g->cap) {
-		g->cap = (g->len + len) * 2;
-		g->p = xrealloc(g->p, g->cap);
-	}
-	memcpy(g->p + g->len, buf, len);
-	g->len += len;
+	util_str_add(ctx, buf, len);
 	return 0;
 }
 
 char *sink_mbox_unquote(const void *buf, size_t len, size_t *len_r)
 {
 	struct sink_mbox_quoter q;
-	struct growbuf g = {xmalloc(len + 1), 0, len + 1};
+	struct util_str out = {0};
 
+	util_str_add(&out, "", 0);
 	sink_mbox_quoter_init(&q, true);
-	sink_mbox_quoter_feed(&q, buf, len, growbuf_put, &g);
-	sink_mbox_quoter_finish(&q, growbuf_put, &g);
-	*len_r = g.len;
-	return g.p;
+	sink_mbox_quoter_feed(&q, buf, len, str_put, &out);
+	sink_mbox_quoter_finish(&q, str_put, &out);
+	*len_r = out.len;
+	return out.p;
 }
 
 /* ---- buffered output -------------------------------------------------- */
@@ -441,6 +429,54 @@ static int mbox_lock(struct mbox *m, char **err_r)
 	return SINK_LOCKED;
 }
 
+/* ---- the held-back header ------------------------------------------- */
+
+void sink_mbox_header_reset(struct sink_mbox_header *h)
+{
+	h->len = 0;
+	h->done = h->overflow = false;
+	h->bol = true; /* an empty first line: no header at all */
+}
+
+size_t sink_mbox_header_take(struct sink_mbox_header *h, const void *p,
+			     size_t len)
+{
+	const unsigned char *c = p;
+	size_t i = 0;
+
+	while (i < len && !h->done) {
+		if (c[i] == '\n' && h->bol)
+			h->done = true;
+		h->bol = c[i++] == '\n';
+		if (!h->done && h->len + i >= SINK_MBOX_HEADER_MAX)
+			h->done = h->overflow = true;
+	}
+	if (h->len + i > h->cap) {
+		h->cap = h->len + i < 4096 ? 4096 : (h->len + i) * 2;
+		if (h->cap > SINK_MBOX_HEADER_MAX)
+			h->cap = SINK_MBOX_HEADER_MAX;
+		h->buf = xrealloc(h->buf, h->cap);
+	}
+	memcpy(h->buf + h->len, c, i);
+	h->len += i;
+	return i;
+}
+
+void sink_mbox_header_sender(const struct sink_mbox_header *h, char *out,
+			     size_t out_len)
+{
+	if (h->overflow)
+		snprintf(out, out_len, "%s", "MAILER-DAEMON");
+	else
+		sink_mbox_sender(h->buf, h->len, out, out_len);
+}
+
+void sink_mbox_header_free(struct sink_mbox_header *h)
+{
+	free(h->buf);
+	*h = (struct sink_mbox_header){0};
+}
+
 /* ---- opening --------------------------------------------------------- */
 
 /* Creates the missing mbox at PATH (and its missing parents, 0700) and
@@ -605,39 +641,12 @@ static int mbox_begin(struct sink *s, const struct sink_meta *meta,
 	if (new_batch)
 		m->batch_start = m->msg_start;
 	m->in_msg = true;
-	m->hdr_len = 0;
-	m->hdr_done = m->hdr_overflow = false;
-	m->hdr_bol = true; /* an empty first line: no header at all */
+	sink_mbox_header_reset(&m->hdr);
 	m->msg_bytes = 0;
 	m->date = meta != NULL ? meta->date : 0;
 	util_wbuf_reset(&m->out, m->fd);
 	sink_mbox_quoter_init(&m->q, false);
 	return 0;
-}
-
-/* Moves bytes of the header section (up to its empty line, or up to the
- * limit) from P into m->hdr.  Returns how many it took. */
-static size_t header_take(struct mbox *m, const unsigned char *p, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len && !m->hdr_done) {
-		if (p[i] == '\n' && m->hdr_bol)
-			m->hdr_done = true;
-		m->hdr_bol = p[i++] == '\n';
-		if (!m->hdr_done && m->hdr_len + i >= SINK_MBOX_HEADER_MAX)
-			m->hdr_done = m->hdr_overflow = true;
-	}
-	if (m->hdr_len + i > m->hdr_cap) {
-		m->hdr_cap =
-		    m->hdr_len + i < 4096 ? 4096 : (m->hdr_len + i) * 2;
-		if (m->hdr_cap > SINK_MBOX_HEADER_MAX)
-			m->hdr_cap = SINK_MBOX_HEADER_MAX;
-		m->hdr = xrealloc(m->hdr, m->hdr_cap);
-	}
-	memcpy(m->hdr + m->hdr_len, p, i);
-	m->hdr_len += i;
-	return i;
 }
 
 /* The header is known: writes the separator, the From_ line and the
@@ -647,10 +656,7 @@ static int mbox_start_body(struct mbox *m)
 	char sender[SINK_MBOX_SENDER_MAX + 1];
 	char line[SINK_MBOX_FROM_LINE_MAX];
 
-	if (m->hdr_overflow)
-		snprintf(sender, sizeof(sender), "%s", "MAILER-DAEMON");
-	else
-		sink_mbox_sender(m->hdr, m->hdr_len, sender, sizeof(sender));
+	sink_mbox_header_sender(&m->hdr, sender, sizeof(sender));
 	time_t date = m->date != 0 ? m->date : time(NULL);
 	int n = sink_mbox_from_line(line, sizeof(line), sender, date);
 	if (n < 0) {
@@ -660,7 +666,7 @@ static int mbox_start_body(struct mbox *m)
 	m->from_off = m->msg_start + m->sep;
 	if (buf_put(m, "\n\n", m->sep) < 0 || buf_put(m, line, (size_t)n) < 0)
 		return -1;
-	return sink_mbox_quoter_feed(&m->q, m->hdr, m->hdr_len, buf_put, m);
+	return sink_mbox_quoter_feed(&m->q, m->hdr.buf, m->hdr.len, buf_put, m);
 }
 
 static int mbox_write(struct sink *s, const void *buf, size_t len, char **err_r)
@@ -679,9 +685,9 @@ static int mbox_write(struct sink *s, const void *buf, size_t len, char **err_r)
 		return 0;
 	m->msg_bytes += len;
 	m->last = p[len - 1];
-	if (!m->hdr_done) {
-		size_t n = header_take(m, p, len);
-		if (!m->hdr_done)
+	if (!m->hdr.done) {
+		size_t n = sink_mbox_header_take(&m->hdr, p, len);
+		if (!m->hdr.done)
 			return 0;
 		p += n;
 		len -= n;
@@ -716,8 +722,8 @@ static int mbox_end(struct sink *s, char **location_r, char **err_r)
 		    xasprintf("mbox %s: end: no message in progress", m->path);
 		return -1;
 	}
-	if (!m->hdr_done) {
-		m->hdr_done = true;
+	if (!m->hdr.done) {
+		m->hdr.done = true;
 		if (mbox_start_body(m) < 0)
 			goto fail;
 	}
@@ -780,7 +786,7 @@ static void mbox_close(struct sink **sp)
 	mbox_unlock(m);
 	close(m->fd);
 	free(m->broken);
-	free(m->hdr);
+	sink_mbox_header_free(&m->hdr);
 	free(m->lock_path);
 	free(m->path);
 	free(m);

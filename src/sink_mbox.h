@@ -33,6 +33,31 @@ int sink_mbox_from_line(char *buf, size_t len, const char *sender, time_t t);
  * characters; "MAILER-DAEMON" when that leaves nothing. */
 void sink_mbox_sender(const char *hdr, size_t len, char *out, size_t out_len);
 
+/* A message's header section, held back until it is complete (or
+ * SINK_MBOX_HEADER_MAX bytes long) so that the sender can be taken from
+ * it before anything is written: the mbox From_ line, the MDA's %f.
+ * Fields are read by the sinks; change them only through these calls. */
+struct sink_mbox_header {
+	char *buf;      /* the bytes held back (LEN of them) */
+	size_t len, cap;
+	bool done;      /* complete: the rest of the message streams on */
+	bool bol;       /* the last byte taken ended a line */
+	bool overflow;  /* cut at the limit: the sender is MAILER-DAEMON */
+};
+
+/* Starts a new message; the buffer is kept for reuse. */
+void sink_mbox_header_reset(struct sink_mbox_header *h);
+/* Takes bytes of P (LEN) up to the end of the header section or the
+ * limit, setting h->done then.  Returns how many it took. */
+size_t sink_mbox_header_take(struct sink_mbox_header *h, const void *p,
+			     size_t len);
+/* Writes the From_ line sender of the held header into OUT (OUT_LEN, at
+ * least SINK_MBOX_SENDER_MAX + 1), as sink_mbox_sender does;
+ * MAILER-DAEMON when the header overflowed. */
+void sink_mbox_header_sender(const struct sink_mbox_header *h, char *out,
+			     size_t out_len);
+void sink_mbox_header_free(struct sink_mbox_header *h);
+
 /* Streaming mboxrd quoter: quoting adds one '>' to every line matching
  * ^>*From ; unquoting removes one from every line matching ^>+From .  The
  * start of a line is held back (as a count, so memory stays constant)

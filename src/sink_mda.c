@@ -37,9 +37,7 @@ struct mda {
 	struct sigaction old_sigpipe;
 	bool in_msg;
 	/* The header section, held back until Return-Path (%f) is known. */
-	char *hdr;
-	size_t hdr_len, hdr_cap;
-	bool hdr_done, hdr_bol, hdr_overflow;
+	struct sink_mbox_header hdr;
 	time_t date;
 	/* The running MDA. */
 	pid_t pid;	 /* 0: none */
@@ -63,49 +61,33 @@ void sink_mda_spec_clear(struct sink_mda_spec *spec)
 
 /* ---- expansion and the command line ---------------------------------- */
 
-struct strbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static void strbuf_add(struct strbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
 /* Adds V, in single quotes when QUOTE: nothing in it is then syntax to
  * /bin/sh, a "'" inside closing, escaping and reopening the quote. */
-static void strbuf_add_value(struct strbuf *b, const char *v, bool quote)
+static void strbuf_add_value(struct util_str *b, const char *v, bool quote)
 {
 	if (!quote) {
-		strbuf_add(b, v, strlen(v));
+		util_str_add(b, v, strlen(v));
 		return;
 	}
-	strbuf_add(b, "'", 1);
+	util_str_add(b, "'", 1);
 	for (; *v != '\0'; v++)
 		if (*v == '\'')
-			strbuf_add(b, "'\\''", 4);
+			util_str_add(b, "'\\''", 4);
 		else
-			strbuf_add(b, v, 1);
-	strbuf_add(b, "'", 1);
+			util_str_add(b, v, 1);
+	util_str_add(b, "'", 1);
 }
 
 int sink_mda_expand(const char *tmpl, const struct sink_mda_vars *vars,
 		    bool quote, char **out_r, char **err_r)
 {
-	struct strbuf b = {0};
+	struct util_str b = {0};
 
-	strbuf_add(&b, "", 0);
+	util_str_add(&b, "", 0);
 	for (const char *p = tmpl; *p != '\0'; p++) {
 		const char *v = NULL;
 		if (*p != '%') {
-			strbuf_add(&b, p, 1);
+			util_str_add(&b, p, 1);
 			continue;
 		}
 		switch (p[1]) {
@@ -119,7 +101,7 @@ int sink_mda_expand(const char *tmpl, const struct sink_mda_vars *vars,
 			v = vars->sender;
 			break;
 		case '%':
-			strbuf_add(&b, "%", 1);
+			util_str_add(&b, "%", 1);
 			p++;
 			continue;
 		case '\0':
@@ -418,31 +400,6 @@ static void mda_push(struct mda *m, const void *buf, size_t len)
 
 /* ---- the sink --------------------------------------------------------- */
 
-/* Moves bytes of the header section (up to its empty line, or up to the
- * limit) from P into m->hdr.  Returns how many it took. */
-static size_t header_take(struct mda *m, const unsigned char *p, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len && !m->hdr_done) {
-		if (p[i] == '\n' && m->hdr_bol)
-			m->hdr_done = true;
-		m->hdr_bol = p[i++] == '\n';
-		if (!m->hdr_done && m->hdr_len + i >= SINK_MBOX_HEADER_MAX)
-			m->hdr_done = m->hdr_overflow = true;
-	}
-	if (m->hdr_len + i > m->hdr_cap) {
-		m->hdr_cap =
-		    m->hdr_len + i < 4096 ? 4096 : (m->hdr_len + i) * 2;
-		if (m->hdr_cap > SINK_MBOX_HEADER_MAX)
-			m->hdr_cap = SINK_MBOX_HEADER_MAX;
-		m->hdr = xrealloc(m->hdr, m->hdr_cap);
-	}
-	memcpy(m->hdr + m->hdr_len, p, i);
-	m->hdr_len += i;
-	return i;
-}
-
 /* The header is known: starts the MDA and gives it the From_ line (if
  * asked for) and the held-back header.  0, or -1 with *err_r. */
 static int mda_start(struct mda *m, char **err_r)
@@ -452,10 +409,7 @@ static int mda_start(struct mda *m, char **err_r)
 	char **argv = NULL;
 	int n = 0;
 
-	if (m->hdr_overflow)
-		snprintf(sender, sizeof(sender), "%s", "MAILER-DAEMON");
-	else
-		sink_mbox_sender(m->hdr, m->hdr_len, sender, sizeof(sender));
+	sink_mbox_header_sender(&m->hdr, sender, sizeof(sender));
 	if (m->spec.from_line &&
 	    (n = sink_mbox_from_line(line, sizeof(line), sender,
 				     m->date != 0 ? m->date : time(NULL))) <
@@ -478,7 +432,7 @@ static int mda_start(struct mda *m, char **err_r)
 	if (r < 0)
 		return -1;
 	mda_push(m, line, (size_t)n);
-	mda_push(m, m->hdr, m->hdr_len);
+	mda_push(m, m->hdr.buf, m->hdr.len);
 	return 0;
 }
 
@@ -493,9 +447,7 @@ static int mda_begin(struct sink *s, const struct sink_meta *meta, char **err_r)
 		return -1;
 	}
 	m->in_msg = true;
-	m->hdr_len = 0;
-	m->hdr_done = m->hdr_overflow = false;
-	m->hdr_bol = true; /* an empty first line: no header at all */
+	sink_mbox_header_reset(&m->hdr);
 	m->date = meta != NULL ? meta->date : 0;
 	m->epipe = m->timed_out = false;
 	m->write_errno = 0;
@@ -525,9 +477,9 @@ static int mda_write(struct sink *s, const void *buf, size_t len, char **err_r)
 				   m->spec.command);
 		return -1;
 	}
-	if (!m->hdr_done) {
-		size_t n = header_take(m, p, len);
-		if (!m->hdr_done)
+	if (!m->hdr.done) {
+		size_t n = sink_mbox_header_take(&m->hdr, p, len);
+		if (!m->hdr.done)
 			return 0;
 		p += n;
 		len -= n;
@@ -593,8 +545,8 @@ static int mda_end(struct sink *s, char **location_r, char **err_r)
 		return -1;
 	}
 	m->in_msg = false;
-	if (!m->hdr_done) {
-		m->hdr_done = true;
+	if (!m->hdr.done) {
+		m->hdr.done = true;
 		if (mda_start(m, err_r) < 0)
 			return -1;
 	}
@@ -649,7 +601,7 @@ static void mda_close(struct sink **sp)
 	if (m->restore_sigpipe)
 		sigaction(SIGPIPE, &m->old_sigpipe, NULL);
 	sink_mda_spec_clear(&m->spec);
-	free(m->hdr);
+	sink_mbox_header_free(&m->hdr);
 	free(m);
 	*sp = NULL;
 }

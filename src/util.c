@@ -369,3 +369,14 @@ int util_mkdir_p_durable(const char *dir, char **failed_r)
 	free(p);
 	return 0;
 }
+
+void util_str_add(struct util_str *s, const char *data, size_t n)
+{
+	if (s->len + n + 1 > s->cap) {
+		s->cap = (s->len + n + 1) * 2;
+		s->p = xrealloc(s->p, s->cap);
+	}
+	memcpy(s->p + s->len, data, n);
+	s->len += n;
+	s->p[s->len] = '\0';
+}

@@ -51,6 +51,16 @@ int util_write_all(int fd, const void *buf, size_t len);
 /* A write buffer in front of a file descriptor.  After a failed write it
  * keeps the errno in werrno and refuses more until reset. */
 #define UTIL_WBUF_SIZE (64 * 1024)
+/* A growing string, always NUL-terminated once something (even "") was
+ * added.  Start from {0}; the caller frees P. */
+struct util_str {
+	char *p;
+	size_t len, cap;
+};
+
+/* Appends N bytes of DATA (borrowed). */
+void util_str_add(struct util_str *s, const char *data, size_t n);
+
 struct util_wbuf {
 	int fd;
 	int werrno;     /* errno of a failed write, 0 if none */
