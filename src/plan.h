@@ -12,8 +12,7 @@
 /* One listed message as plan sees it. */
 struct plan_msg {
 	bool seen;      /* a durable record says it is archived */
-	bool no_delete; /* never delete it (another client flagged it
-			 * \Deleted; its folder changed UIDVALIDITY) */
+	bool no_delete; /* never delete it, whatever the rules say */
 };
 
 struct plan_rules {

@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 
 #include "auth.h"
+#include "crash.h"
 #include "folder.h"
 #include "log.h"
 #include "plan.h"
@@ -21,6 +22,9 @@
 #define BATCH_MSGS 64
 #define BATCH_BYTES (32u << 20)
 #define PROGRESS_STEP (256u << 10)
+
+_Static_assert(sizeof(((struct state_intent *)0)->prefix) >= SINK_PREFIX_MAX,
+	       "the journal keeps every byte of a placed prefix");
 
 struct session {
 	const struct conf_account *acct;
@@ -51,7 +55,7 @@ struct session {
 	struct state_record batch[BATCH_MSGS];
 	size_t batch_idx[BATCH_MSGS]; /* listing positions of the batch */
 	bool batch_rekeyed[BATCH_MSGS];
-	size_t batch_n;
+	size_t batch_n, batch_max;
 	uint64_t batch_bytes;
 	/* recorded messages the plan wants deleted, in this folder */
 	size_t *del;
@@ -110,22 +114,106 @@ static void batch_clear(struct session *s)
 	s->batch_bytes = 0;
 }
 
-/* Makes the batch durable in the archive, then records it: only now may
- * its messages be deleted on the server. */
+/* Places the batch's new messages (prepare) and journals where each goes.
+ * Returns 0, or a failure class. */
+static int batch_intend(struct session *s, bool *journalled_r)
+{
+	const struct sink_placed *placed = NULL;
+	size_t n_placed = 0, j = 0, n = 0;
+	char *err = NULL;
+
+	*journalled_r = false;
+	int r = s->sink->ops->prepare(s->sink, &placed, &n_placed, &err);
+	if (r < 0) {
+		enum util_fail f =
+		    r == SINK_LOCKED ? UTIL_FAIL_TEMP : UTIL_FAIL_LOCAL;
+		folder_fail(s, f, err);
+		return f;
+	}
+	size_t want = 0;
+	for (size_t i = 0; i < s->batch_n; i++)
+		want += !s->batch_rekeyed[i];
+	if (want != n_placed) {
+		folder_fail(s, UTIL_FAIL_LOCAL,
+			    xasprintf("%s: %zu messages placed, %zu expected",
+				      s->target, n_placed, want));
+		return UTIL_FAIL_LOCAL;
+	}
+	struct state_intent *in = xcalloc(s->batch_n, sizeof(*in));
+	for (size_t i = 0; i < s->batch_n; i++) {
+		struct state_record *rec = &s->batch[i];
+		if (s->batch_rekeyed[i])
+			continue; /* its archived copy is there already */
+		rec->location = xstrdup(placed[j].location);
+		in[n] = (struct state_intent){.rec = *rec,
+					      .start = placed[j].start,
+					      .disk_size = placed[j].disk_size};
+		snprintf(in[n].disk_hash, sizeof(in[n].disk_hash), "%s",
+			 placed[j].disk_hash[0] != '\0' ? placed[j].disk_hash
+							: rec->hash);
+		in[n].prefix_len = placed[j].prefix_len;
+		memcpy(in[n].prefix, placed[j].prefix, placed[j].prefix_len);
+		n++;
+		j++;
+	}
+	/* An MDA took each message at its end: nothing to journal. */
+	if (s->sink->ops->recover != NULL && n > 0) {
+		if (state_intend_batch(s->st, in, n, &err) < 0) {
+			free(in);
+			folder_fail(s, UTIL_FAIL_LOCAL, err);
+			return UTIL_FAIL_LOCAL;
+		}
+		*journalled_r = true;
+		crash_point("intent");
+	}
+	free(in);
+	return 0;
+}
+
+/* After a failed publish: the journal forgets what did not get there. */
+static void batch_unintend(struct session *s)
+{
+	struct state_key *keys = xcalloc(s->batch_n, sizeof(*keys));
+	size_t n = 0;
+	char *err = NULL;
+
+	for (size_t i = 0; i < s->batch_n; i++)
+		if (!s->batch_rekeyed[i])
+			keys[n++] = s->batch[i].key;
+	/* Should this fail, recovery finds the messages absent. */
+	if (state_unintend_batch(s->st, keys, n, &err) < 0)
+		free(err);
+	free(keys);
+}
+
+/* Makes the batch durable in the archive — journalled, published,
+ * recorded — and only then queues its messages for deletion on the
+ * server.  Returns 0, or a failure class. */
 static int batch_flush(struct session *s)
 {
 	char *err = NULL;
+	bool journalled = false;
+	int f = 0;
 
 	if (s->batch_n == 0)
 		return 0;
-	if ((s->sink != NULL && s->sink->ops->commit(s->sink, &err) < 0) ||
-	    state_record_batch(s->st, s->batch, s->batch_n, &err) < 0) {
-		if (s->sink != NULL)
-			s->sink->ops->rollback(s->sink);
+	if (s->sink != NULL) {
+		if ((f = batch_intend(s, &journalled)) != 0)
+			goto fail;
+		int r = s->sink->ops->commit(s->sink, &err);
+		if (r < 0) {
+			f = r == SINK_LOCKED ? UTIL_FAIL_TEMP : UTIL_FAIL_LOCAL;
+			folder_fail(s, (enum util_fail)f, err);
+			goto fail;
+		}
+	}
+	if (state_record_batch(s->st, s->batch, s->batch_n, &err) < 0) {
+		/* Published: the journal lets the next run record them. */
 		folder_fail(s, UTIL_FAIL_LOCAL, err);
 		batch_clear(s);
-		return -1;
+		return UTIL_FAIL_LOCAL;
 	}
+	crash_point("record");
 	for (size_t i = 0; i < s->batch_n; i++) {
 		size_t k = s->batch_idx[i];
 		if (s->actions[k] == PLAN_FETCH_DELETE)
@@ -141,6 +229,13 @@ static int batch_flush(struct session *s)
 	}
 	batch_clear(s);
 	return 0;
+fail:
+	if (s->sink != NULL)
+		s->sink->ops->rollback(s->sink);
+	if (journalled)
+		batch_unintend(s);
+	batch_clear(s);
+	return f;
 }
 
 /* --- streaming callbacks --- */
@@ -264,7 +359,7 @@ static int on_end(void *ctx, size_t i)
 	struct session *s = ctx;
 	const struct source_msg *m = &s->listing->msgs[i];
 	struct state_record *r = &s->batch[s->batch_n];
-	char *loc = NULL, *err = NULL;
+	char *err = NULL;
 	int rekeyed = 0;
 
 	memset(r, 0, sizeof(*r));
@@ -274,7 +369,7 @@ static int on_end(void *ctx, size_t i)
 		s->in_msg = false;
 		return rekeyed;
 	}
-	int e = rekeyed == 0 ? s->sink->ops->end(s->sink, &loc, &err) : 0;
+	int e = rekeyed == 0 ? s->sink->ops->end(s->sink, &err) : 0;
 	if (e < 0) {
 		/* SINK_LOCKED: not delivered this time (an MDA's temporary
 		 * failure); the message stays on the server. */
@@ -292,8 +387,8 @@ static int on_end(void *ctx, size_t i)
 				    .size = m->size};
 	r->archived_size = s->msg_bytes;
 	if (rekeyed == 0) {
+		/* The location is known once the batch is placed. */
 		r->target = xstrdup(s->target);
-		r->location = loc;
 		r->first_archived = time(NULL);
 	}
 	s->batch_rekeyed[s->batch_n] = rekeyed == 1;
@@ -302,8 +397,8 @@ static int on_end(void *ctx, size_t i)
 	s->done_msgs++;
 	log_progress(s->acct->name, s->done_msgs, s->total_msgs, s->done_bytes,
 		     s->total_bytes);
-	if (s->batch_n == BATCH_MSGS || s->batch_bytes >= BATCH_BYTES)
-		return batch_flush(s) < 0 ? UTIL_FAIL_LOCAL : 0;
+	if (s->batch_n == s->batch_max || s->batch_bytes >= BATCH_BYTES)
+		return batch_flush(s);
 	return 0;
 }
 
@@ -332,6 +427,18 @@ static const struct source_fetch_cb session_fetch_cb = {
 
 /* --- one folder --- */
 
+/* The state key of the listed message I. */
+static struct state_key listing_key(const struct session *s, size_t i)
+{
+	const struct source_msg *m = &s->listing->msgs[i];
+
+	return (struct state_key){.account = s->acct->name,
+				  .folder = s->folder->name,
+				  .uidvalidity = s->info.uidvalidity,
+				  .uid = m->uid,
+				  .size = m->size};
+}
+
 static int plan_listing(struct session *s, size_t **fetch_r, size_t *n_r)
 {
 	const struct source_listing *l = s->listing;
@@ -343,17 +450,15 @@ static int plan_listing(struct session *s, size_t **fetch_r, size_t *n_r)
 	int ret = -1;
 
 	for (size_t i = 0; i < l->n; i++) {
-		struct state_key k = {.account = s->acct->name,
-				      .folder = s->folder->name,
-				      .uidvalidity = s->info.uidvalidity,
-				      .uid = l->msgs[i].uid,
-				      .size = l->msgs[i].size};
-		pm[i].no_delete = l->msgs[i].deleted;
-		if (l->has_uids &&
-		    state_is_seen(s->st, &k, &pm[i].seen, &err) < 0) {
+		struct state_key k = listing_key(s, i);
+		bool deleting = false;
+		if (l->has_uids && state_lookup(s->st, &k, &pm[i].seen,
+						&deleting, &err) < 0) {
 			folder_fail(s, UTIL_FAIL_LOCAL, err);
 			goto out;
 		}
+		/* \Deleted by another client: theirs to expunge. */
+		pm[i].no_delete = l->msgs[i].deleted && !deleting;
 	}
 	s->actions = xcalloc(l->n, sizeof(*s->actions));
 	if (plan_make(pm, l->n, &rules, time(NULL), s->actions, &why) < 0) {
@@ -437,7 +542,7 @@ static int fetch_planned(struct session *s, const size_t *fetch, size_t n)
 		folder_fail(s, f != UTIL_FAIL_NONE ? f : UTIL_FAIL_TEMP, err);
 	else
 		free(err);
-	if (batch_flush(s) < 0 || r < 0)
+	if (batch_flush(s) != 0 || r < 0)
 		return -1;
 	if (s->res->new_msgs + s->res->rekeyed - before < n) {
 		/* The server sent no reply for some: gone meanwhile, or
@@ -456,6 +561,17 @@ static int delete_due(struct session *s)
 
 	if (s->del_n == 0)
 		return 0;
+	/* Flags set before a crash cut the EXPUNGE off are known for ours
+	 * on the next poll; another client's are never touched. */
+	struct state_key *keys = xcalloc(s->del_n, sizeof(*keys));
+	for (size_t i = 0; i < s->del_n; i++)
+		keys[i] = listing_key(s, s->del[i]);
+	int r = state_mark_deleting(s->st, keys, s->del_n, &err);
+	free(keys);
+	if (r < 0) {
+		folder_fail(s, UTIL_FAIL_LOCAL, err);
+		return -1;
+	}
 	if (s->src_ops->mark_deleted(s->src, s->del, s->del_n, &f, &err) < 0 ||
 	    s->src_ops->expunge(s->src, &done, &note, &f, &err) < 0) {
 		folder_fail(s, f, err);
@@ -602,6 +718,110 @@ static int poll_folder(struct session *s, const struct source_folder *fo)
 	return ret;
 }
 
+/* --- recovery --- */
+
+/* Settles the journal entries IN[0..N-1] of one target: a message that
+ * got there whole is recorded; one that did not is forgotten (a part of
+ * it is cut away by the sink), and fetched again.  Returns 0, or -1 (the
+ * failure is the session's). */
+static int recover_target(struct session *s, struct state_intent *in,
+			  size_t n)
+{
+	const char *target = in[0].rec.target;
+	const char *colon = strchr(target, ':');
+	char *kind = colon != NULL ? xstrndup(target, (size_t)(colon - target))
+				   : xstrdup(target);
+	const struct sink_ops *ops = sink_ops_named(kind);
+	struct sink_intent *si = xcalloc(n, sizeof(*si));
+	struct state_record *found = xcalloc(n, sizeof(*found));
+	struct state_key *gone = xcalloc(n, sizeof(*gone));
+	size_t n_found = 0, n_gone = 0;
+	char *err = NULL;
+	int ret = -1;
+
+	free(kind);
+	if (ops == NULL || ops->recover == NULL || colon == NULL) {
+		session_fail(s, UTIL_FAIL_LOCAL,
+			     xasprintf("journal: unknown target \"%s\"",
+				       target));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		si[i] = (struct sink_intent){.location = in[i].rec.location,
+					     .start = in[i].start,
+					     .disk_size = in[i].disk_size,
+					     .disk_hash = in[i].disk_hash,
+					     .prefix = in[i].prefix,
+					     .prefix_len = in[i].prefix_len};
+	int r = ops->recover(s->acct, colon + 1, si, n, &err);
+	if (r < 0) {
+		char *m = xasprintf("recovery after an interruption: %s", err);
+		free(err);
+		session_fail(s, r == SINK_LOCKED ? UTIL_FAIL_TEMP
+						 : UTIL_FAIL_LOCAL,
+			     m);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (si[i].found == SINK_FOUND) {
+			found[n_found] = in[i].rec;
+			if (si[i].moved_to != NULL)
+				found[n_found].location = si[i].moved_to;
+			n_found++;
+			continue;
+		}
+		if (si[i].found == SINK_FOREIGN)
+			log_warn(s->acct->name,
+				 "%s; message %s stays on the server and is "
+				 "fetched again",
+				 si[i].note, in[i].rec.key.uid);
+		gone[n_gone++] = in[i].rec.key;
+	}
+	if (state_record_batch(s->st, found, n_found, &err) < 0 ||
+	    state_unintend_batch(s->st, gone, n_gone, &err) < 0) {
+		session_fail(s, UTIL_FAIL_LOCAL, err);
+		goto out;
+	}
+	if (n_found > 0)
+		log_info(s->acct->name,
+			 "recovered %zu message(s) archived to %s before an "
+			 "interruption",
+			 n_found, target);
+	ret = 0;
+out:
+	for (size_t i = 0; i < n; i++) {
+		free(si[i].moved_to);
+		free(si[i].note);
+	}
+	free(si);
+	free(found);
+	free(gone);
+	return ret;
+}
+
+/* Before anything else, settles what an interrupted run left in the
+ * journal.  Returns 0, or -1 (the failure is the session's). */
+static int recover_journal(struct session *s)
+{
+	struct state_intent *in = NULL;
+	size_t n = 0;
+	char *err = NULL;
+	int ret = 0;
+
+	if (state_intents(s->st, s->acct->name, &in, &n, &err) < 0) {
+		session_fail(s, UTIL_FAIL_LOCAL, err);
+		return -1;
+	}
+	for (size_t i = 0, j; i < n && ret == 0; i = j) {
+		for (j = i + 1; j < n && strcmp(in[j].rec.target,
+						in[i].rec.target) == 0;)
+			j++;
+		ret = recover_target(s, in + i, j - i);
+	}
+	state_intents_free(&in, n);
+	return ret;
+}
+
 /* --- the poll --- */
 
 static int open_source(struct session *s, const struct source_folder **f_r,
@@ -678,7 +898,9 @@ enum util_fail session_poll(const struct conf_account *acct, struct state *st,
 	}
 	s.hash = EVP_MD_CTX_new();
 	s.header_hash = EVP_MD_CTX_new();
-	if (open_source(&s, &folders, &n_folders) < 0)
+	s.batch_max = crash_batch(BATCH_MSGS);
+	if (recover_journal(&s) < 0 ||
+	    open_source(&s, &folders, &n_folders) < 0)
 		goto out;
 	bool ok = true;
 	for (size_t i = 0; i < n_folders && ok; i++)

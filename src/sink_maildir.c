@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: ISC */
-/* The Maildir sink: each message is written to tmp/, fsync'd, and moved
- * into new/ (or, with flags, cur/) without ever replacing a file; commit
- * fsyncs new/ and cur/, which makes the whole batch durable at once. */
+/* The Maildir sink: each message is written to tmp/ and fsync'd when it
+ * ends; commit moves the batch into new/ (or, with flags, cur/) without
+ * ever replacing a file and fsyncs new/ and cur/, which makes the whole
+ * batch durable at once.  The names are fixed before commit, so the
+ * caller's journal can say where each message is going. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +24,7 @@
 
 #include <openssl/rand.h>
 
+#include "crash.h"
 #include "sink_maildir.h"
 #include "util.h"
 
@@ -32,10 +37,17 @@
  * together with a reused pid. */
 #define NAME_TRIES 3
 
+/* A message ended since the last commit: in tmp/, going to PLACED. */
+struct staged {
+	char *tmp;   /* "tmp/NAME" */
+	bool moved;  /* commit moved it to placed.location */
+};
+
 struct maildir {
 	struct sink base;
 	char *path;
 	char host[256];
+	char tag[SINK_TAG_LEN + 1]; /* the account's, in every name */
 	int dirfd;
 	bool in_msg;		 /* between begin and end */
 	int fd;			 /* the tmp/ file, or -1 */
@@ -43,10 +55,11 @@ struct maildir {
 	uint64_t size;
 	time_t date;	      /* mtime to give the message, 0 = now */
 	char flags[INFO_MAX]; /* info letters; "" = new/ */
-	/* "new/NAME" and "cur/NAME:2,FLAGS" ended since the last commit */
-	char **ended;
-	size_t n_ended, cap_ended;
-	bool ended_new, ended_cur; /* which of the two commit must fsync */
+	/* ended since the last commit, and where each goes */
+	struct staged *staged;
+	struct sink_placed *placed;
+	size_t n_staged, cap_staged;
+	bool staged_new, staged_cur; /* which of the two commit must fsync */
 	struct util_wbuf out;
 };
 
@@ -109,7 +122,7 @@ int sink_maildir_move_noreplace(int dirfd, const char *from, const char *to)
 static int maildir_gen_name(struct maildir *m, char *buf, size_t len)
 {
 	unsigned char rnd[8];
-	char hex[2 * sizeof(rnd) + 1];
+	char hex[2 * sizeof(rnd) + 2 + SINK_TAG_LEN];
 	struct timespec ts;
 
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
@@ -120,6 +133,9 @@ static int maildir_gen_name(struct maildir *m, char *buf, size_t len)
 		}
 	}
 	util_hex(rnd, sizeof(rnd), hex);
+	if (m->tag[0] != '\0') /* "R<random>A<tag>": see maildir_ours */
+		snprintf(hex + 2 * sizeof(rnd), sizeof(hex) - 2 * sizeof(rnd),
+			 "A%s", m->tag);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (sink_maildir_name(buf, len, ts.tv_sec, ts.tv_nsec / 1000, getpid(),
 			      atomic_fetch_add(&maildir_counter, 1), hex,
@@ -242,62 +258,36 @@ static char *maildir_final(const struct maildir *m, const char *base)
 	return xasprintf("cur/%s,S=%llu:2,%s", base, size, m->flags);
 }
 
-/* Moves the message into new/ or cur/; should its name exist (it cannot,
- * short of a clock set back and a reused pid) another fresh name is taken
- * rather than replace a file.  Returns the malloc'd path relative to the
- * Maildir, or NULL with *err_r. */
-static char *maildir_deliver(struct maildir *m, char **err_r)
+/* Takes the ended message (M->name, in tmp/) into the batch. */
+static void maildir_stage(struct maildir *m)
 {
-	char *from = xasprintf("tmp/%s", m->name);
-	char base[sizeof(m->name)];
-	char *final = NULL;
-	int e = 0;
-
-	memcpy(base, m->name, sizeof(base));
-	for (int i = 0; i < NAME_TRIES; i++) {
-		if (i > 0 && maildir_gen_name(m, base, NAME_ROOM(base)) < 0) {
-			e = errno;
-			break;
-		}
-		final = maildir_final(m, base);
-		int r = sink_maildir_move_noreplace(m->dirfd, from, final);
-		e = errno;
-		if (r == 0)
-			break;
-		free(final);
-		final = NULL;
-		if (e != EEXIST)
-			break;
+	if (m->n_staged == m->cap_staged) {
+		m->cap_staged = m->cap_staged ? m->cap_staged * 2 : 16;
+		m->staged =
+		    xrealloc(m->staged, m->cap_staged * sizeof(*m->staged));
+		m->placed =
+		    xrealloc(m->placed, m->cap_staged * sizeof(*m->placed));
 	}
-	if (final == NULL)
-		*err_r =
-		    xasprintf("maildir %s: move %s into %s/: %s", m->path, from,
-			      m->flags[0] ? "cur" : "new", strerror(e));
-	free(from);
-	return final;
-}
-
-/* Takes ownership of PATH ("new/..." or "cur/..."), a message not yet
- * committed. */
-static void maildir_remember(struct maildir *m, char *path)
-{
-	if (m->n_ended == m->cap_ended) {
-		m->cap_ended = m->cap_ended ? m->cap_ended * 2 : 16;
-		m->ended = xrealloc(m->ended, m->cap_ended * sizeof(*m->ended));
-	}
-	m->ended[m->n_ended++] = path;
-	if (path[0] == 'c')
-		m->ended_cur = true;
+	char *final = maildir_final(m, m->name);
+	m->staged[m->n_staged] =
+	    (struct staged){.tmp = xasprintf("tmp/%s", m->name)};
+	m->placed[m->n_staged] =
+	    (struct sink_placed){.location = final, .disk_size = m->size};
+	m->n_staged++;
+	if (final[0] == 'c')
+		m->staged_cur = true;
 	else
-		m->ended_new = true;
+		m->staged_new = true;
 }
 
 static void maildir_forget(struct maildir *m)
 {
-	for (size_t i = 0; i < m->n_ended; i++)
-		free(m->ended[i]);
-	m->n_ended = 0;
-	m->ended_new = m->ended_cur = false;
+	for (size_t i = 0; i < m->n_staged; i++) {
+		free(m->staged[i].tmp);
+		free(m->placed[i].location);
+	}
+	m->n_staged = 0;
+	m->staged_new = m->staged_cur = false;
 }
 
 /* Gives the tmp/ file its date before it is moved into place, so that no
@@ -312,7 +302,7 @@ static int maildir_set_date(struct maildir *m)
 
 /* A failed end drops the message as abort does: a half-ended message
  * must never be taken for a whole one. */
-static int maildir_end(struct sink *s, char **location_r, char **err_r)
+static int maildir_end(struct sink *s, char **err_r)
 {
 	struct maildir *m = (struct maildir *)s;
 
@@ -325,6 +315,7 @@ static int maildir_end(struct sink *s, char **location_r, char **err_r)
 		tmp_error(m, "write", m->out.werrno, err_r);
 		goto fail;
 	}
+	crash_point("tmp-write");
 	if (maildir_set_date(m) < 0) {
 		tmp_error(m, "set the date of", errno, err_r);
 		goto fail;
@@ -333,27 +324,24 @@ static int maildir_end(struct sink *s, char **location_r, char **err_r)
 		tmp_error(m, "fsync", errno, err_r);
 		goto fail;
 	}
+	crash_point("tmp-fsync");
 	int r = close(m->fd);
 	m->fd = -1;
 	if (r < 0) {
 		tmp_error(m, "close", errno, err_r);
 		goto fail;
 	}
-	char *final = maildir_deliver(m, err_r);
-	if (final == NULL)
-		goto fail;
 	m->in_msg = false;
-	maildir_remember(m, final);
-	*location_r = xstrdup(final);
+	maildir_stage(m);
 	return 0;
 fail:
 	maildir_abort(s);
 	return -1;
 }
 
-static int maildir_fsync_sub(struct maildir *m, const char *sub)
+static int maildir_fsync_sub(int dirfd, const char *sub)
 {
-	int fd = openat(m->dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	int r = fsync(fd);
@@ -363,29 +351,61 @@ static int maildir_fsync_sub(struct maildir *m, const char *sub)
 	return r;
 }
 
-/* fsyncs new/ and cur/, each only if a message ended there.  Returns
- * NULL, or the name of the one that failed (errno set). */
-static const char *maildir_fsync_ended(struct maildir *m)
+/* fsyncs new/ and cur/ under DIRFD, each where NEW_ / CUR says.  Returns NULL, or
+ * the name of the one that failed (errno set). */
+static const char *maildir_fsync_dirs(int dirfd, bool new_, bool cur)
 {
-	if (m->ended_new && maildir_fsync_sub(m, "new") < 0)
+	if (new_ && maildir_fsync_sub(dirfd, "new") < 0)
 		return "new";
-	if (m->ended_cur && maildir_fsync_sub(m, "cur") < 0)
+	if (cur && maildir_fsync_sub(dirfd, "cur") < 0)
 		return "cur";
 	return NULL;
 }
 
+/* The names were fixed at end: nothing waits for a lock. */
+static int maildir_prepare_batch(struct sink *s,
+				 const struct sink_placed **placed_r,
+				 size_t *n_r, char **err_r)
+{
+	struct maildir *m = (struct maildir *)s;
+
+	(void)err_r;
+	*placed_r = m->placed;
+	*n_r = m->n_staged;
+	return 0;
+}
+
+/* Moves each staged message to its place; a name that exists already
+ * (it cannot, short of a clock set back, a reused pid and the same 64
+ * random bits) is an error rather than another name: the journal says
+ * where the message goes. */
 static int maildir_commit(struct sink *s, char **err_r)
 {
 	struct maildir *m = (struct maildir *)s;
 
-	if (m->n_ended == 0)
-		return 0;
-	const char *failed = maildir_fsync_ended(m);
+	for (size_t i = 0; i < m->n_staged; i++) {
+		struct staged *st = &m->staged[i];
+		if (st->moved)
+			continue;
+		if (sink_maildir_move_noreplace(m->dirfd, st->tmp,
+						m->placed[i].location) < 0) {
+			*err_r = xasprintf("maildir %s: move %s to %s: %s",
+					   m->path, st->tmp,
+					   m->placed[i].location,
+					   strerror(errno));
+			return -1;
+		}
+		st->moved = true;
+		crash_point("rename");
+	}
+	const char *failed =
+	    maildir_fsync_dirs(m->dirfd, m->staged_new, m->staged_cur);
 	if (failed != NULL) {
 		*err_r = xasprintf("maildir %s: fsync %s/: %s", m->path, failed,
 				   strerror(errno));
 		return -1;
 	}
+	crash_point("dir-fsync");
 	maildir_forget(m);
 	return 0;
 }
@@ -395,11 +415,14 @@ static void maildir_rollback(struct sink *s)
 	struct maildir *m = (struct maildir *)s;
 
 	maildir_abort(s);
-	for (size_t i = 0; i < m->n_ended; i++)
-		unlinkat(m->dirfd, m->ended[i], 0);
+	for (size_t i = 0; i < m->n_staged; i++)
+		unlinkat(m->dirfd,
+			 m->staged[i].moved ? m->placed[i].location
+					    : m->staged[i].tmp,
+			 0);
 	/* Best effort: should the removals not survive a crash, the
-	 * delivery journal's recovery finds and settles those files. */
-	maildir_fsync_ended(m);
+	 * journal's recovery finds and settles those files. */
+	maildir_fsync_dirs(m->dirfd, m->staged_new, m->staged_cur);
 	maildir_forget(m);
 }
 
@@ -410,7 +433,8 @@ static void maildir_close(struct sink **sp)
 	struct maildir *m = (struct maildir *)*sp;
 	maildir_rollback(*sp);
 	close(m->dirfd);
-	free(m->ended);
+	free(m->staged);
+	free(m->placed);
 	free(m->path);
 	free(m);
 	*sp = NULL;
@@ -476,10 +500,41 @@ static int maildir_prepare(const char *path, int dirfd, bool marker,
 	return 0;
 }
 
+/* Is NAME, a file name under tmp/, one of ours: "SEC.UNIQUE.HOST" with
+ * UNIQUE ending in "A<TAG>"? */
+static bool maildir_ours(const char *name, const char *tag)
+{
+	size_t tl = strlen(tag);
+	const char *u = strchr(name, '.');
+	const char *e = u != NULL ? strchr(u + 1, '.') : NULL;
+
+	if (tl == 0 || e == NULL || (size_t)(e - u - 1) < tl + 1)
+		return false;
+	return e[-(ptrdiff_t)tl - 1] == 'A' && memcmp(e - tl, tag, tl) == 0;
+}
+
+/* Removes the account's files from tmp/: under the account's lock, any
+ * there are left by a crash (or a failed removal).  Best effort. */
+static void maildir_sweep(int dirfd, const char *tag)
+{
+	int fd = openat(dirfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((e = readdir(d)) != NULL)
+		if (maildir_ours(e->d_name, tag))
+			unlinkat(fd, e->d_name, 0);
+	closedir(d);
+}
+
 static int maildir_open(const struct conf_account *acct, const char *path,
 			unsigned flags, struct sink **sink_r, char **err_r)
 {
-	(void)acct;
 	char *failed = NULL;
 
 	if (util_mkdir_p_durable(path, &failed) < 0) {
@@ -510,8 +565,119 @@ static int maildir_open(const struct conf_account *acct, const char *path,
 	m->fd = -1;
 	if (gethostname(m->host, sizeof(m->host) - 1) < 0 || !m->host[0])
 		snprintf(m->host, sizeof(m->host), "%s", "localhost");
+	sink_account_tag(acct, m->tag);
+	maildir_sweep(dirfd, m->tag);
 	*sink_r = &m->base;
 	return 0;
+}
+
+/* Finds the file a reader may have moved LOCATION ("new/BASE" or
+ * "cur/BASE:2,FLAGS") to: BASE, or BASE:2,ANYTHING, in cur/ or new/.
+ * Returns the malloc'd path relative to the Maildir, or NULL. */
+static char *maildir_find_moved(int dirfd, const char *location)
+{
+	const char *base = strchr(location, '/');
+	size_t bl;
+	char *found = NULL;
+
+	if (base == NULL)
+		return NULL;
+	base++;
+	const char *info = strstr(base, ":2,");
+	bl = info != NULL ? (size_t)(info - base) : strlen(base);
+	for (int k = 0; k < 2 && found == NULL; k++) {
+		const char *sub = k == 0 ? "cur" : "new";
+		int fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+		struct dirent *e;
+		if (d == NULL) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		while (found == NULL && (e = readdir(d)) != NULL)
+			if (strncmp(e->d_name, base, bl) == 0 &&
+			    (e->d_name[bl] == '\0' ||
+			     strncmp(e->d_name + bl, ":2,", 3) == 0))
+				found = xasprintf("%s/%s", sub, e->d_name);
+		closedir(d);
+	}
+	return found;
+}
+
+/* Settles one journalled message: is it at its place (or where a reader
+ * moved it), whole?  Returns 0, or -1 with *err_r for an I/O error. */
+static int maildir_recover_one(int dirfd, const char *path,
+			       struct sink_intent *in, char **err_r)
+{
+	const char *where = in->location;
+	struct stat st;
+	char hash[65];
+
+	int fd = openat(dirfd, where, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		in->moved_to = maildir_find_moved(dirfd, where);
+		if (in->moved_to == NULL) {
+			in->found = SINK_ABSENT;
+			return 0;
+		}
+		where = in->moved_to;
+		fd = openat(dirfd, where, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		*err_r = xasprintf("maildir %s: %s: %s", path, where,
+				   strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	in->found = SINK_FOUND;
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != in->disk_size ||
+	    sink_hash_range(fd, 0, in->disk_size, hash) < 0 ||
+	    strcmp(hash, in->disk_hash) != 0) {
+		in->found = SINK_FOREIGN;
+		in->note = xasprintf("maildir %s: %s is not the message "
+				     "mailhaul wrote there (%llu bytes)",
+				     path, where,
+				     (unsigned long long)in->disk_size);
+	}
+	close(fd);
+	return 0;
+}
+
+static int maildir_recover(const struct conf_account *acct, const char *path,
+			   struct sink_intent *in, size_t n, char **err_r)
+{
+	char tag[SINK_TAG_LEN + 1];
+	int ret = 0;
+
+	int dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0 && errno == ENOENT) {
+		for (size_t i = 0; i < n; i++)
+			in[i].found = SINK_ABSENT;
+		return 0;
+	}
+	if (dirfd < 0) {
+		*err_r =
+		    xasprintf("maildir %s: open: %s", path, strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < n && ret == 0; i++)
+		ret = maildir_recover_one(dirfd, path, &in[i], err_r);
+	/* A move the crash may have left in the page cache only. */
+	const char *failed =
+	    ret == 0 ? maildir_fsync_dirs(dirfd, true, true) : NULL;
+	if (failed != NULL) {
+		*err_r = xasprintf("maildir %s: fsync %s/: %s", path, failed,
+				   strerror(errno));
+		ret = -1;
+	}
+	if (ret == 0) {
+		sink_account_tag(acct, tag);
+		maildir_sweep(dirfd, tag);
+	}
+	close(dirfd);
+	return ret;
 }
 
 const struct sink_ops sink_maildir_ops = {
@@ -521,7 +687,9 @@ const struct sink_ops sink_maildir_ops = {
     .write = maildir_write,
     .end = maildir_end,
     .abort = maildir_abort,
+    .prepare = maildir_prepare_batch,
     .commit = maildir_commit,
     .rollback = maildir_rollback,
     .close = maildir_close,
+    .recover = maildir_recover,
 };

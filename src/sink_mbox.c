@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: ISC */
-/* The mbox sink: mboxrd (RFC 4155) appended under an fcntl lock and a
- * dotlock, made durable by fsync, and truncated back to the length measured
- * under the lock on any failure, so a reader never sees half a message. */
+/* The mbox sink: mboxrd (RFC 4155).  A batch is spooled to an unlinked
+ * file beside the mbox first; prepare takes the fcntl lock and the
+ * dotlock and fixes each message's offset, commit appends the spool,
+ * fsyncs and unlocks.  Any failure truncates the mbox back to the length
+ * measured under the lock, so a reader never sees half a message, and
+ * the lock is held only for the append, never while mail downloads. */
 #include "config.h"
 
 #include <errno.h>
@@ -17,32 +20,54 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
+#include "crash.h"
 #include "sink_mbox.h"
 #include "util.h"
 
 #define LOCK_TRIES 10
 #define DOTLOCK_STALE_SECS (5 * 60)
+#define COPY_BUF (256 * 1024)
 
 static const char from_word[] = "From ";
 #define FROM_WORD_LEN 5
+
+
+/* A message of the batch, in the spool. */
+struct spooled {
+	uint64_t off, len; /* its From_ line to its closing blank line */
+	char hash[65];	   /* SHA-256 of those bytes */
+	unsigned char prefix[SINK_PREFIX_MAX]; /* the first of them */
+	size_t prefix_len;
+};
 
 struct mbox {
 	struct sink base;
 	char *path;
 	char *lock_path;
 	int fd;		 /* O_APPEND: every write lands at the end */
-	bool fcntl_held; /* both locks held = a batch is open */
+	int spool;	 /* the batch, unlinked; -1 until the first begin */
+	bool fcntl_held; /* both locks held = the batch is prepared */
 	bool dot_held;
 	bool ofd;    /* the fcntl lock is an OFD lock */
 	bool in_msg; /* between begin and end */
 	/* A truncate that failed: reported until one succeeds, so that
 	 * garbage is never committed. */
 	char *broken;
-	off_t batch_start; /* length under the lock at the batch's start */
-	off_t msg_start;   /* length at the message's begin */
-	off_t from_off;	   /* where the message's From_ line starts */
-	size_t n_ended;	   /* messages ended since the last commit */
-	unsigned sep;	   /* '\n' needed before the From_ line */
+	/* the batch: ended messages, and their places once prepared */
+	struct spooled *msgs;
+	struct sink_placed *placed;
+	size_t n_msgs, n_placed, cap_msgs;
+	uint64_t spool_len;  /* bytes of the ended messages */
+	off_t batch_start;   /* the mbox length measured under the lock */
+	unsigned sep;	     /* '\n' needed before the first From_ line */
+	bool appending;	     /* commit has written to the mbox */
+	unsigned char *copy; /* COPY_BUF bytes, for the append */
+	/* the message streaming in */
+	uint64_t msg_len; /* bytes spooled so far */
+	EVP_MD_CTX *hash;
+	unsigned char prefix[SINK_PREFIX_MAX]; /* its first bytes */
 	/* The header section, held back until Return-Path is known. */
 	struct sink_mbox_header hdr;
 	uint64_t msg_bytes;
@@ -255,28 +280,35 @@ char *sink_mbox_unquote(const void *buf, size_t len, size_t *len_r)
 	return out.p;
 }
 
+
 /* ---- buffered output -------------------------------------------------- */
 
-/* Output callback of the quoter: appends to the write buffer. */
+/* Output callback of the quoter: appends to the spool's write buffer. */
 static int buf_put(void *ctx, const void *data, size_t len)
 {
 	struct mbox *m = ctx;
+
+	if (m->msg_len < SINK_PREFIX_MAX) {
+		size_t k = SINK_PREFIX_MAX - (size_t)m->msg_len;
+		memcpy(m->prefix + m->msg_len, data, k < len ? k : len);
+	}
+	m->msg_len += len;
+	EVP_DigestUpdate(m->hash, data, len);
 	return util_wbuf_put(&m->out, data, len);
 }
 
 static int write_error(struct mbox *m, char **err_r)
 {
-	*err_r = xasprintf("mbox %s: write: %s", m->path,
+	*err_r = xasprintf("mbox %s: spool: %s", m->path,
 			   strerror(m->out.werrno != 0 ? m->out.werrno
 						       : EIO));
 	return -1;
 }
 
-/* Cuts the file back to LEN and makes that durable.  A failure leaves the
- * sink broken: nothing more is committed until a truncate succeeds. */
+/* Cuts the mbox back to LEN and makes that durable.  A failure leaves
+ * the sink broken: nothing more is committed until a truncate succeeds. */
 static int mbox_truncate(struct mbox *m, off_t len)
 {
-	util_wbuf_reset(&m->out, m->fd);
 	if (ftruncate(m->fd, len) < 0 || fsync(m->fd) < 0) {
 		free(m->broken);
 		m->broken = xasprintf("mbox %s: truncate to %lld: %s", m->path,
@@ -343,18 +375,20 @@ static long dotlock_pid(const char *path)
 	return pid > 0 ? pid : 0;
 }
 
-/* A crash leaves a dotlock behind that would block the mbox forever; one
- * older than 5 minutes whose process is gone is taken to be such. */
+/* A crash leaves a dotlock behind that would block the mbox forever.  One
+ * naming a process that is gone is stale at once (so a mailhaul killed a
+ * moment ago does not hold up the next run); one naming no process, only
+ * after 5 minutes (its creator may not have written its pid yet). */
 static bool dotlock_stale(const char *path)
 {
 	struct stat st;
 
 	if (lstat(path, &st) < 0)
 		return false;
-	if (time(NULL) - st.st_mtime < DOTLOCK_STALE_SECS)
-		return false;
 	long pid = dotlock_pid(path);
-	return pid == 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH);
+	if (pid > 0)
+		return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+	return time(NULL) - st.st_mtime >= DOTLOCK_STALE_SECS;
 }
 
 /* Returns 0 when locked, 1 when another holder has it, -1 on error. */
@@ -544,8 +578,8 @@ static int mbox_open_fd(const char *path, char **err_r)
 /* ---- the sink --------------------------------------------------------- */
 
 /* Measures the file under the lock and how many '\n' must precede our
- * From_ line: the previous message must end with a blank line, or a
- * reader would take our From_ line as part of its body. */
+ * first From_ line: the previous message must end with a blank line, or
+ * a reader would take our From_ line as part of its body. */
 static int mbox_measure(struct mbox *m, char **err_r)
 {
 	struct stat st;
@@ -556,7 +590,7 @@ static int mbox_measure(struct mbox *m, char **err_r)
 		    xasprintf("mbox %s: stat: %s", m->path, strerror(errno));
 		return -1;
 	}
-	m->msg_start = st.st_size;
+	m->batch_start = st.st_size;
 	size_t n = st.st_size >= 2 ? 2 : (size_t)st.st_size;
 	ssize_t r =
 	    n > 0 ? pread(m->fd, tail + 2 - n, n, st.st_size - (off_t)n) : 0;
@@ -589,8 +623,8 @@ fail:
 	return -1;
 }
 
-/* Locks the mbox for a new batch, first reopening it if the file at PATH
- * is no longer the one we hold.  Returns 0, SINK_LOCKED or -1. */
+/* Locks the mbox for a batch, first reopening it if the file at PATH is
+ * no longer the one we hold.  Returns 0, SINK_LOCKED or -1. */
 static int mbox_lock_batch(struct mbox *m, char **err_r)
 {
 	for (int i = 0; i < 3; i++) {
@@ -613,11 +647,52 @@ static int mbox_lock_batch(struct mbox *m, char **err_r)
 	return -1;
 }
 
+/* Opens the spool: an unlinked file beside the mbox (so a full disk
+ * shows before the mbox is touched, and the append may be a cheap copy
+ * within one file system). */
+static int mbox_open_spool(struct mbox *m, char **err_r)
+{
+	char *dir = util_parent_dir(m->path);
+	int fd = -1;
+
+#ifdef O_TMPFILE
+	fd = open(dir, O_TMPFILE | O_RDWR | O_APPEND | O_CLOEXEC, 0600);
+#endif
+	if (fd < 0) {
+		/* A file system without O_TMPFILE: a name, unlinked at once. */
+		char *name = xasprintf("%s/.mailhaul-spool-XXXXXX", dir);
+		fd = mkostemp(name, O_APPEND | O_CLOEXEC);
+		if (fd >= 0)
+			unlink(name);
+		free(name);
+	}
+	if (fd < 0)
+		*err_r = xasprintf("mbox %s: spool in %s: %s", m->path, dir,
+				   strerror(errno));
+	free(dir);
+	m->spool = fd;
+	return fd < 0 ? -1 : 0;
+}
+
+/* Empties the batch: the spool, the list of messages, their places. */
+static void mbox_batch_reset(struct mbox *m)
+{
+	for (size_t i = 0; i < m->n_placed; i++)
+		free(m->placed[i].location);
+	m->n_msgs = m->n_placed = 0;
+	m->spool_len = 0;
+	m->appending = false;
+	if (m->spool >= 0 && ftruncate(m->spool, 0) < 0) {
+		/* Offsets into it would be wrong: start a new one. */
+		close(m->spool);
+		m->spool = -1;
+	}
+}
+
 static int mbox_begin(struct sink *s, const struct sink_meta *meta,
 		      char **err_r)
 {
 	struct mbox *m = (struct mbox *)s;
-	bool new_batch = !m->fcntl_held;
 
 	if (m->broken != NULL) {
 		*err_r = xstrdup(m->broken);
@@ -628,29 +703,20 @@ static int mbox_begin(struct sink *s, const struct sink_meta *meta,
 				   m->path);
 		return -1;
 	}
-	if (new_batch) {
-		int r = mbox_lock_batch(m, err_r);
-		if (r < 0)
-			return r;
-	}
-	if (mbox_measure(m, err_r) < 0) {
-		if (m->n_ended == 0)
-			mbox_unlock(m);
+	if (m->spool < 0 && mbox_open_spool(m, err_r) < 0)
 		return -1;
-	}
-	if (new_batch)
-		m->batch_start = m->msg_start;
 	m->in_msg = true;
 	sink_mbox_header_reset(&m->hdr);
 	m->msg_bytes = 0;
+	m->msg_len = 0;
 	m->date = meta != NULL ? meta->date : 0;
-	util_wbuf_reset(&m->out, m->fd);
+	EVP_DigestInit_ex(m->hash, EVP_sha256(), NULL);
+	util_wbuf_reset(&m->out, m->spool);
 	sink_mbox_quoter_init(&m->q, false);
 	return 0;
 }
 
-/* The header is known: writes the separator, the From_ line and the
- * held-back header. */
+/* The header is known: writes the From_ line and the held-back header. */
 static int mbox_start_body(struct mbox *m)
 {
 	char sender[SINK_MBOX_SENDER_MAX + 1];
@@ -663,8 +729,7 @@ static int mbox_start_body(struct mbox *m)
 		m->out.werrno = EOVERFLOW;
 		return -1;
 	}
-	m->from_off = m->msg_start + m->sep;
-	if (buf_put(m, "\n\n", m->sep) < 0 || buf_put(m, line, (size_t)n) < 0)
+	if (buf_put(m, line, (size_t)n) < 0)
 		return -1;
 	return sink_mbox_quoter_feed(&m->q, m->hdr.buf, m->hdr.len, buf_put, m);
 }
@@ -699,6 +764,7 @@ static int mbox_write(struct sink *s, const void *buf, size_t len, char **err_r)
 	return 0;
 }
 
+/* Drops the message being spooled; the mbox was not touched. */
 static void mbox_abort(struct sink *s)
 {
 	struct mbox *m = (struct mbox *)s;
@@ -706,14 +772,17 @@ static void mbox_abort(struct sink *s)
 	if (!m->in_msg)
 		return;
 	m->in_msg = false;
-	/* Keep the lock on failure, so the next rollback can retry. */
-	if (mbox_truncate(m, m->msg_start) == 0 && m->n_ended == 0)
-		mbox_unlock(m);
+	util_wbuf_reset(&m->out, m->spool);
+	if (ftruncate(m->spool, (off_t)m->spool_len) < 0) {
+		free(m->broken);
+		m->broken = xasprintf("mbox %s: spool: truncate: %s", m->path,
+				      strerror(errno));
+	}
 }
 
 /* A failed end drops the message as abort does: a half-ended message
  * must never be taken for a whole one. */
-static int mbox_end(struct sink *s, char **location_r, char **err_r)
+static int mbox_end(struct sink *s, char **err_r)
 {
 	struct mbox *m = (struct mbox *)s;
 
@@ -734,8 +803,23 @@ static int mbox_end(struct sink *s, char **location_r, char **err_r)
 	if (buf_put(m, "\n", 1) < 0 || util_wbuf_flush(&m->out) < 0)
 		goto fail;
 	m->in_msg = false;
-	m->n_ended++;
-	*location_r = xasprintf("mbox:%lld", (long long)m->from_off);
+	if (m->n_msgs == m->cap_msgs) {
+		m->cap_msgs = m->cap_msgs ? 2 * m->cap_msgs : 16;
+		m->msgs = xrealloc(m->msgs, m->cap_msgs * sizeof(*m->msgs));
+		m->placed =
+		    xrealloc(m->placed, m->cap_msgs * sizeof(*m->placed));
+	}
+	struct spooled *sp = &m->msgs[m->n_msgs++];
+	unsigned char md[32];
+	EVP_DigestFinal_ex(m->hash, md, NULL);
+	util_hex(md, sizeof(md), sp->hash);
+	sp->off = m->spool_len;
+	sp->len = m->msg_len;
+	sp->prefix_len =
+	    m->msg_len < SINK_PREFIX_MAX ? (size_t)m->msg_len : SINK_PREFIX_MAX;
+	memcpy(sp->prefix, m->prefix, sp->prefix_len);
+	m->spool_len += m->msg_len;
+	crash_point("mbox-spool");
 	return 0;
 fail:
 	write_error(m, err_r);
@@ -743,7 +827,11 @@ fail:
 	return -1;
 }
 
-static int mbox_commit(struct sink *s, char **err_r)
+/* Locks the mbox (if this batch has not yet) and places the messages
+ * ended since: the first after the blank lines the file needs, each next
+ * one right after the one before. */
+static int mbox_prepare(struct sink *s, const struct sink_placed **placed_r,
+			size_t *n_r, char **err_r)
 {
 	struct mbox *m = (struct mbox *)s;
 
@@ -751,30 +839,113 @@ static int mbox_commit(struct sink *s, char **err_r)
 		*err_r = xstrdup(m->broken);
 		return -1;
 	}
-	if (m->n_ended > 0 && fsync(m->fd) < 0) {
+	if (m->n_msgs > 0 && !m->fcntl_held) {
+		int r = mbox_lock_batch(m, err_r);
+		if (r < 0)
+			return r;
+		if (mbox_measure(m, err_r) < 0) {
+			mbox_unlock(m);
+			return -1;
+		}
+		crash_point("mbox-lock");
+	}
+	for (; m->n_placed < m->n_msgs; m->n_placed++) {
+		const struct spooled *sp = &m->msgs[m->n_placed];
+		uint64_t from = (uint64_t)m->batch_start + m->sep + sp->off;
+		struct sink_placed *pl = &m->placed[m->n_placed];
+		*pl = (struct sink_placed){
+		    .location = xasprintf("mbox:%llu", (unsigned long long)from),
+		    .start = m->n_placed == 0 ? (uint64_t)m->batch_start : from,
+		    .disk_size = sp->len,
+		};
+		memcpy(pl->disk_hash, sp->hash, sizeof(pl->disk_hash));
+		memcpy(pl->prefix, sp->prefix, sp->prefix_len);
+		pl->prefix_len = sp->prefix_len;
+	}
+	*placed_r = m->placed;
+	*n_r = m->n_placed;
+	return 0;
+}
+
+/* Appends LEN bytes of the spool from OFF to the mbox. */
+static int mbox_copy(struct mbox *m, uint64_t off, uint64_t len)
+{
+	if (m->copy == NULL)
+		m->copy = xmalloc(COPY_BUF);
+	while (len > 0) {
+		size_t want = len < COPY_BUF ? (size_t)len : COPY_BUF;
+		ssize_t n = pread(m->spool, m->copy, want, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO; /* the spool lost bytes */
+			return -1;
+		}
+		if (util_write_all(m->fd, m->copy, (size_t)n) < 0)
+			return -1;
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+static int mbox_commit(struct sink *s, char **err_r)
+{
+	struct mbox *m = (struct mbox *)s;
+	const struct sink_placed *placed;
+	size_t n;
+	struct stat st;
+
+	if (m->n_msgs == 0) {
+		mbox_unlock(m);
+		return 0;
+	}
+	int r = mbox_prepare(s, &placed, &n, err_r);
+	if (r < 0)
+		return r;
+	if (fstat(m->fd, &st) < 0) {
 		*err_r =
-		    xasprintf("mbox %s: fsync: %s", m->path, strerror(errno));
+		    xasprintf("mbox %s: stat: %s", m->path, strerror(errno));
 		return -1;
 	}
-	m->n_ended = 0;
-	if (m->in_msg)
-		m->batch_start = m->msg_start;
-	else
-		mbox_unlock(m);
+	if (st.st_size != m->batch_start) {
+		*err_r = xasprintf("mbox %s: changed under our lock (another "
+				   "program does not lock it)",
+				   m->path);
+		return -1;
+	}
+	m->appending = true;
+	uint64_t half = m->spool_len / 2;
+	if (util_write_all(m->fd, "\n\n", m->sep) < 0 ||
+	    mbox_copy(m, 0, half) < 0)
+		goto fail;
+	crash_point("mbox-append-half");
+	if (mbox_copy(m, half, m->spool_len - half) < 0)
+		goto fail;
+	crash_point("mbox-append");
+	if (fsync(m->fd) < 0)
+		goto fail;
+	crash_point("mbox-fsync");
+	m->appending = false;
+	mbox_unlock(m);
+	mbox_batch_reset(m);
 	return 0;
+fail:
+	*err_r = xasprintf("mbox %s: append: %s", m->path, strerror(errno));
+	return -1;
 }
 
 static void mbox_rollback(struct sink *s)
 {
 	struct mbox *m = (struct mbox *)s;
 
-	m->in_msg = false;
-	m->n_ended = 0;
-	if (!m->fcntl_held)
-		return;
+	mbox_abort(s);
 	/* Keep the lock on failure, so another rollback can retry. */
-	if (mbox_truncate(m, m->batch_start) == 0)
-		mbox_unlock(m);
+	if (m->appending && mbox_truncate(m, m->batch_start) < 0)
+		return;
+	mbox_unlock(m);
+	mbox_batch_reset(m);
 }
 
 static void mbox_close(struct sink **sp)
@@ -785,31 +956,185 @@ static void mbox_close(struct sink **sp)
 	mbox_rollback(*sp);
 	mbox_unlock(m);
 	close(m->fd);
+	if (m->spool >= 0)
+		close(m->spool);
 	free(m->broken);
 	sink_mbox_header_free(&m->hdr);
+	EVP_MD_CTX_free(m->hash);
+	free(m->msgs);
+	free(m->placed);
+	free(m->copy);
 	free(m->lock_path);
 	free(m->path);
 	free(m);
 	*sp = NULL;
 }
 
-/* FLAGS: no SINK_OPEN_* flag concerns an mbox. */
-static int mbox_open(const struct conf_account *acct, const char *path,
-			unsigned flags, struct sink **sink_r, char **err_r)
+static struct mbox *mbox_new(const char *path, int fd)
 {
-	(void)acct;
-	int fd = mbox_open_fd(path, err_r);
-
-	(void)flags;
-	if (fd < 0)
-		return -1;
 	struct mbox *m = xcalloc(1, sizeof(*m));
+
 	m->base.ops = &sink_mbox_ops;
 	m->path = xstrdup(path);
 	m->lock_path = xasprintf("%s.lock", path);
 	m->fd = fd;
-	*sink_r = &m->base;
+	m->spool = -1;
+	m->hash = EVP_MD_CTX_new();
+	if (m->hash == NULL)
+		util_oom();
+	return m;
+}
+
+/* FLAGS: no SINK_OPEN_* flag concerns an mbox. */
+static int mbox_open(const struct conf_account *acct, const char *path,
+		     unsigned flags, struct sink **sink_r, char **err_r)
+{
+	(void)acct;
+	(void)flags;
+	int fd = mbox_open_fd(path, err_r);
+
+	if (fd < 0)
+		return -1;
+	*sink_r = &mbox_new(path, fd)->base;
 	return 0;
+}
+
+/* ---- recovery ------------------------------------------------------------ */
+
+/* Reads exactly N bytes at OFF: 0, or -1 with errno (EIO when the file
+ * is shorter than fstat said). */
+static int pread_exact(int fd, void *buf, size_t n, off_t off)
+{
+	ssize_t r = pread(fd, buf, n, off);
+
+	if (r == (ssize_t)n)
+		return 0;
+	if (r >= 0)
+		errno = EIO;
+	return -1;
+}
+
+/* Is the tail of the mbox from START to SIZE the start of what mailhaul
+ * was writing there: the blank lines before the From_ line at FROM, then
+ * the journalled first bytes of the message?  (Bytes past those cannot
+ * be checked; they follow our own From_ line and header.)  1 yes, 0 no,
+ * -1 with errno. */
+static int mbox_tail_ours(struct mbox *m, off_t size, uint64_t from,
+			  const struct sink_intent *in)
+{
+	unsigned char buf[SINK_PREFIX_MAX];
+	uint64_t end = (uint64_t)size;
+
+	uint64_t sep_end = from < end ? from : end;
+	for (uint64_t off = in->start; off < sep_end;) {
+		size_t k = sep_end - off < sizeof(buf) ? (size_t)(sep_end - off)
+						       : sizeof(buf);
+		if (pread_exact(m->fd, buf, k, (off_t)off) < 0)
+			return -1;
+		for (size_t i = 0; i < k; i++)
+			if (buf[i] != '\n')
+				return 0;
+		off += k;
+	}
+	if (end <= from)
+		return 1;
+	size_t n = end - from < in->prefix_len ? (size_t)(end - from)
+					       : in->prefix_len;
+	if (pread_exact(m->fd, buf, n, (off_t)from) < 0)
+		return -1;
+	return n > 0 && memcmp(buf, in->prefix, n) == 0;
+}
+
+/* Settles one journalled message of the locked mbox, SIZE bytes long.
+ * Our bytes were to be START..END, the From_ line at FROM.  Returns the
+ * length the file has afterwards, or -1 with *err_r. */
+static off_t mbox_recover_one(struct mbox *m, off_t size,
+			      struct sink_intent *in, char **err_r)
+{
+	unsigned long long from = 0;
+	char hash[65];
+	int len = 0;
+
+	if (sscanf(in->location, "mbox:%llu%n", &from, &len) != 1 ||
+	    in->location[len] != '\0' || from < in->start) {
+		*err_r = xasprintf("mbox %s: journal: bad place \"%s\"",
+				   m->path, in->location);
+		return -1;
+	}
+	uint64_t end = from + in->disk_size;
+	in->found = SINK_ABSENT;
+	if ((uint64_t)size <= in->start)
+		return size; /* nothing of it was written */
+	if ((uint64_t)size < end) {
+		/* The file ends inside our write: cut back what is ours. */
+		int r = mbox_tail_ours(m, size, from, in);
+		if (r < 0)
+			goto read_error;
+		if (r == 0)
+			goto foreign;
+		if (mbox_truncate(m, (off_t)in->start) < 0) {
+			*err_r = xstrdup(m->broken);
+			return -1;
+		}
+		return (off_t)in->start;
+	}
+	if (sink_hash_range(m->fd, from, in->disk_size, hash) < 0)
+		goto read_error;
+	if (strcmp(hash, in->disk_hash) == 0) {
+		in->found = SINK_FOUND;
+		return size;
+	}
+foreign:
+	in->found = SINK_FOREIGN;
+	in->note = xasprintf("mbox %s: the bytes at offset %llu are not the "
+			     "message mailhaul wrote there; left alone",
+			     m->path, from);
+	return size;
+read_error:
+	*err_r = xasprintf("mbox %s: read: %s", m->path, strerror(errno));
+	return -1;
+}
+
+/* Under the mbox's locks: each journalled message is there whole
+ * (found), or was cut short by the crash (its tail is truncated away:
+ * absent), or was never written (absent), or another program's bytes
+ * are where it should be (foreign: nothing is touched). */
+static int mbox_recover(const struct conf_account *acct, const char *path,
+			struct sink_intent *in, size_t n, char **err_r)
+{
+	struct stat st;
+	int ret = -1;
+
+	(void)acct;
+	int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		for (size_t i = 0; i < n; i++)
+			in[i].found = SINK_ABSENT;
+		return 0;
+	}
+	if (fd < 0) {
+		*err_r = xasprintf("mbox %s: open: %s", path, strerror(errno));
+		return -1;
+	}
+	struct mbox *m = mbox_new(path, fd);
+	int r = mbox_lock(m, err_r);
+	if (r < 0) {
+		ret = r;
+		goto out;
+	}
+	if (fstat(fd, &st) < 0) {
+		*err_r = xasprintf("mbox %s: stat: %s", path, strerror(errno));
+		goto out;
+	}
+	off_t size = st.st_size;
+	for (size_t i = 0; i < n && size >= 0; i++)
+		size = mbox_recover_one(m, size, &in[i], err_r);
+	ret = size < 0 ? -1 : 0;
+out:
+	mbox_unlock(m);
+	struct sink *s = &m->base;
+	mbox_close(&s);
+	return ret;
 }
 
 const struct sink_ops sink_mbox_ops = {
@@ -819,7 +1144,9 @@ const struct sink_ops sink_mbox_ops = {
     .write = mbox_write,
     .end = mbox_end,
     .abort = mbox_abort,
+    .prepare = mbox_prepare,
     .commit = mbox_commit,
     .rollback = mbox_rollback,
     .close = mbox_close,
+    .recover = mbox_recover,
 };

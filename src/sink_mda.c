@@ -49,6 +49,9 @@ struct mda {
 	char errline[SINK_MDA_ERRLINE_MAX + 1];
 	size_t errline_len;
 	bool errline_done;
+	/* delivered since the last commit: each one's place is "mda" */
+	struct sink_placed *placed;
+	size_t n_placed, cap_placed;
 };
 
 void sink_mda_spec_clear(struct sink_mda_spec *spec)
@@ -534,7 +537,7 @@ static char *mda_error(struct mda *m, const char *why)
 }
 
 /* Maps the MDA's end: 0 delivered, SINK_LOCKED to try again later, -1. */
-static int mda_end(struct sink *s, char **location_r, char **err_r)
+static int mda_end(struct sink *s, char **err_r)
 {
 	struct mda *m = (struct mda *)s;
 	char *why = NULL;
@@ -570,7 +573,13 @@ static int mda_end(struct sink *s, char **location_r, char **err_r)
 		r = SINK_MDA_FAILED;
 	}
 	if (r == SINK_MDA_DELIVERED) {
-		*location_r = xstrdup("mda");
+		if (m->n_placed == m->cap_placed) {
+			m->cap_placed = m->cap_placed ? 2 * m->cap_placed : 16;
+			m->placed = xrealloc(m->placed, m->cap_placed *
+							    sizeof(*m->placed));
+		}
+		m->placed[m->n_placed++] = (struct sink_placed){
+		    .location = (char *)"mda"};
 		return 0;
 	}
 	*err_r = mda_error(m, why);
@@ -578,18 +587,33 @@ static int mda_end(struct sink *s, char **location_r, char **err_r)
 	return r == SINK_MDA_TEMP ? SINK_LOCKED : -1;
 }
 
+static int mda_prepare(struct sink *s, const struct sink_placed **placed_r,
+		       size_t *n_r, char **err_r)
+{
+	struct mda *m = (struct mda *)s;
+
+	(void)err_r;
+	*placed_r = m->placed;
+	*n_r = m->n_placed;
+	return 0;
+}
+
 /* The MDA's exit 0 was the delivery: nothing is left to make durable. */
 static int mda_commit(struct sink *s, char **err_r)
 {
-	(void)s;
+	struct mda *m = (struct mda *)s;
+
 	(void)err_r;
+	m->n_placed = 0;
 	return 0;
 }
 
 /* What an MDA delivered cannot be taken back. */
 static void mda_rollback(struct sink *s)
 {
-	(void)s;
+	struct mda *m = (struct mda *)s;
+
+	m->n_placed = 0;
 }
 
 static void mda_close(struct sink **sp)
@@ -602,6 +626,7 @@ static void mda_close(struct sink **sp)
 		sigaction(SIGPIPE, &m->old_sigpipe, NULL);
 	sink_mda_spec_clear(&m->spec);
 	sink_mbox_header_free(&m->hdr);
+	free(m->placed);
 	free(m);
 	*sp = NULL;
 }
@@ -650,6 +675,7 @@ const struct sink_ops sink_mda_ops = {
     .write = mda_write,
     .end = mda_end,
     .abort = mda_abort,
+    .prepare = mda_prepare,
     .commit = mda_commit,
     .rollback = mda_rollback,
     .close = mda_close,

@@ -29,8 +29,9 @@ struct source_msg {
 	char flags[8];                  /* Maildir info letters of the
 					 * server's flags, ASCII order
 					 * ("FRS"); "" none or unknown */
-	bool deleted;                   /* another client already flagged it
-					 * \Deleted: never expunged by us */
+	bool deleted;                   /* already flagged \Deleted (by
+					 * another client, or by a poll of
+					 * ours cut short before EXPUNGE) */
 };
 
 struct source_listing {
@@ -106,9 +107,9 @@ struct source_ops {
 	int (*fetch)(struct source *src, const size_t *idx, size_t n,
 		     const struct source_fetch_cb *cb, void *ctx,
 		     enum util_fail *fail_r, char **err_r);
-	/* Marks the listed messages IDX[0..N-1] for deletion (never one
-	 * whose .deleted is set).  Nothing is removed before expunge (IMAP)
-	 * or close(..., true) (POP3). */
+	/* Marks the listed messages IDX[0..N-1] for deletion (IMAP: one
+	 * whose .deleted is set is flagged already).  Nothing is removed
+	 * before expunge (IMAP) or close(..., true) (POP3). */
 	int (*mark_deleted)(struct source *src, const size_t *idx, size_t n,
 			    enum util_fail *fail_r, char **err_r);
 	/* Removes the messages marked in the current folder, and only those

@@ -14,6 +14,7 @@
 
 #include <libetpan/libetpan.h>
 
+#include "crash.h"
 #include "log.h"
 #include "mutf7.h"
 #include "source_imap.h"
@@ -583,6 +584,9 @@ static int run_uid_cmds(struct source *s, const uint32_t *uids, size_t n,
 		free(cmd);
 		if (r < 0)
 			return -1;
+		crash_point(strcmp(prefix, "UID STORE") == 0     ? "store-sent"
+			    : strcmp(prefix, "UID EXPUNGE") == 0 ? "expunge-sent"
+								 : "move-sent");
 		done += k;
 	}
 	return 0;
@@ -1567,23 +1571,28 @@ static int store_deleted(struct source *s, const uint32_t *uids, size_t n,
 static int imap_mark_deleted(struct source *s, const size_t *idx, size_t n,
 			     enum util_fail *fail_r, char **err_r)
 {
-	size_t first = s->n_del;
+	size_t first = s->n_del, n_store = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		const struct source_msg *m = &s->listing.msgs[idx[i]];
-		if (m->deleted) /* another client's: not ours */
-			continue;
-		if (s->n_del == s->cap_del) {
-			s->cap_del = s->cap_del ? s->cap_del * 2 : 256;
-			s->del = xrealloc(s->del, s->cap_del * sizeof(*s->del));
-		}
-		s->del[s->n_del++] = m->index;
+	if (s->cap_del - s->n_del < n) {
+		s->cap_del = s->n_del + n;
+		s->del = xrealloc(s->del, s->cap_del * sizeof(*s->del));
 	}
-	qsort(s->del + first, s->n_del - first, sizeof(*s->del), cmp_u32);
+	/* Those flagged already go first: only the rest need a STORE. */
+	for (size_t pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < n; i++) {
+			const struct source_msg *m = &s->listing.msgs[idx[i]];
+			if (m->deleted == (pass == 0))
+				s->del[s->n_del++] = m->index;
+		}
+	n_store = s->n_del - first;
+	for (size_t i = 0; i < n; i++)
+		if (s->listing.msgs[idx[i]].deleted)
+			n_store--;
+	uint32_t *store = s->del + s->n_del - n_store;
+	qsort(store, n_store, sizeof(*s->del), cmp_u32);
 	if (s->acct->move_to != NULL)
 		return 0; /* MOVE or COPY at expunge */
-	return store_deleted(s, s->del + first, s->n_del - first, fail_r,
-			     err_r);
+	return store_deleted(s, store, n_store, fail_r, err_r);
 }
 
 /* Removes the flagged messages: ours only with UIDPLUS, else all the

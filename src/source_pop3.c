@@ -11,6 +11,7 @@
 
 #include <libetpan/libetpan.h>
 
+#include "crash.h"
 #include "log.h"
 #include "source_pop3.h"
 #include "tls.h"
@@ -794,7 +795,9 @@ static int pop3_fetch(struct source *s, const size_t *idx, size_t n,
 static int pop3_mark_deleted(struct source *s, const size_t *idx, size_t n,
 			     enum util_fail *fail_r, char **err_r)
 {
-	return pipeline(s, "DELE", idx, n, NULL, NULL, fail_r, err_r);
+	int r = pipeline(s, "DELE", idx, n, NULL, NULL, fail_r, err_r);
+	crash_point("dele-sent");
+	return r;
 }
 
 /* DELE only marks: the server removes at QUIT. */
@@ -820,6 +823,7 @@ static int pop3_close(struct source **src, bool commit, char **err_r)
 		return 0;
 	if (commit) {
 		ret = send_cmd(s, "QUIT\r\n", true, &fail, err_r);
+		crash_point("quit-sent");
 		if (ret == 0) {
 			int st = read_status(s, &fail, err_r);
 			if (st > 0)

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,6 +20,9 @@ struct state {
 	char *path;
 	sqlite3_stmt *is_seen;
 	sqlite3_stmt *insert;
+	sqlite3_stmt *intend;
+	sqlite3_stmt *unintend;
+	sqlite3_stmt *deleting;
 };
 
 static const char state_schema[] =
@@ -34,6 +38,7 @@ static const char state_schema[] =
 	" target TEXT NOT NULL,"
 	" location TEXT NOT NULL,"
 	" first_archived INTEGER NOT NULL,"
+	" deleting INTEGER NOT NULL DEFAULT 0,"
 	" PRIMARY KEY (account, folder, uidvalidity, uid, size)"
 	") WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS seen_content"
@@ -47,7 +52,26 @@ static const char state_schema[] =
 	" clean INTEGER NOT NULL,"
 	" PRIMARY KEY (account, folder)"
 	") WITHOUT ROWID;"
-	"PRAGMA user_version = 2;";
+	/* The delivery journal: a message being published, where to. */
+	"CREATE TABLE IF NOT EXISTS journal ("
+	" account TEXT NOT NULL,"
+	" folder TEXT NOT NULL,"
+	" uidvalidity INTEGER NOT NULL,"
+	" uid TEXT NOT NULL,"
+	" size INTEGER NOT NULL,"
+	" archived_size INTEGER NOT NULL,"
+	" hash TEXT NOT NULL,"
+	" header_hash TEXT NOT NULL,"
+	" target TEXT NOT NULL,"
+	" location TEXT NOT NULL,"
+	" first_archived INTEGER NOT NULL,"
+	" start INTEGER NOT NULL,"
+	" disk_size INTEGER NOT NULL,"
+	" disk_hash TEXT NOT NULL,"
+	" prefix BLOB NOT NULL,"
+	" PRIMARY KEY (account, folder, uidvalidity, uid, size)"
+	") WITHOUT ROWID;"
+	"PRAGMA user_version = 3;";
 
 static char *db_error(struct state *st, const char *what)
 {
@@ -95,21 +119,54 @@ static int prepare_dir(const char *path, char **err_r)
 static int prepare(struct state *st, char **err_r)
 {
 	static const char seen_sql[] =
-		"SELECT 1 FROM seen WHERE account = ? AND folder = ? AND "
-		"uidvalidity = ? AND uid = ? AND size = ?";
+		"SELECT deleting FROM seen WHERE account = ? AND folder = ? "
+		"AND uidvalidity = ? AND uid = ? AND size = ?";
 	static const char insert_sql[] =
 		"INSERT OR REPLACE INTO seen (account, folder, uidvalidity, "
 		"uid, size, archived_size, hash, header_hash, target, "
 		"location, first_archived) VALUES (?,?,?,?,?,?,?,?,?,?,?)";
+	static const char intend_sql[] =
+		"INSERT OR REPLACE INTO journal (account, folder, uidvalidity, "
+		"uid, size, archived_size, hash, header_hash, target, "
+		"location, first_archived, start, disk_size, disk_hash, "
+		"prefix) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+	static const char unintend_sql[] =
+		"DELETE FROM journal WHERE account = ? AND folder = ? AND "
+		"uidvalidity = ? AND uid = ? AND size = ?";
+	static const char deleting_sql[] =
+		"UPDATE seen SET deleting = 1 WHERE account = ? AND "
+		"folder = ? AND uidvalidity = ? AND uid = ? AND size = ?";
 
 	if (sqlite3_prepare_v2(st->db, seen_sql, -1, &st->is_seen, NULL) !=
 		    SQLITE_OK ||
 	    sqlite3_prepare_v2(st->db, insert_sql, -1, &st->insert, NULL) !=
-		    SQLITE_OK) {
+		    SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db, intend_sql, -1, &st->intend, NULL) !=
+		    SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db, unintend_sql, -1, &st->unintend,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db, deleting_sql, -1, &st->deleting,
+			       NULL) != SQLITE_OK) {
 		*err_r = db_error(st, "prepare");
 		return -1;
 	}
 	return 0;
+}
+
+/* A database of an older mailhaul: seen.deleting came with version 3. */
+static int upgrade(struct state *st, char **err_r)
+{
+	sqlite3_stmt *q = NULL;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT deleting FROM seen LIMIT 0", -1,
+			       &q, NULL) == SQLITE_OK) {
+		sqlite3_finalize(q);
+		return 0;
+	}
+	return exec(st,
+		    "ALTER TABLE seen ADD COLUMN deleting INTEGER NOT NULL "
+		    "DEFAULT 0",
+		    err_r);
 }
 
 int state_open(const char *path, struct state **st_r, char **err_r)
@@ -127,7 +184,8 @@ int state_open(const char *path, struct state **st_r, char **err_r)
 	sqlite3_busy_timeout(st->db, 10000);
 	if (exec(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
 		 err_r) < 0 ||
-	    exec(st, state_schema, err_r) < 0 || prepare(st, err_r) < 0)
+	    exec(st, state_schema, err_r) < 0 || upgrade(st, err_r) < 0 ||
+	    prepare(st, err_r) < 0)
 		goto fail;
 	*st_r = st;
 	return 0;
@@ -143,6 +201,9 @@ void state_close(struct state **stp)
 		return;
 	sqlite3_finalize(st->is_seen);
 	sqlite3_finalize(st->insert);
+	sqlite3_finalize(st->intend);
+	sqlite3_finalize(st->unintend);
+	sqlite3_finalize(st->deleting);
 	sqlite3_close(st->db);
 	free(st->path);
 	free(st);
@@ -158,8 +219,8 @@ static void bind_key(sqlite3_stmt *stmt, const struct state_key *k)
 	sqlite3_bind_int64(stmt, 5, (sqlite3_int64)k->size);
 }
 
-int state_is_seen(struct state *st, const struct state_key *key, bool *seen_r,
-		  char **err_r)
+int state_lookup(struct state *st, const struct state_key *key, bool *seen_r,
+		 bool *deleting_r, char **err_r)
 {
 	sqlite3_reset(st->is_seen);
 	bind_key(st->is_seen, key);
@@ -169,14 +230,22 @@ int state_is_seen(struct state *st, const struct state_key *key, bool *seen_r,
 		return -1;
 	}
 	*seen_r = r == SQLITE_ROW;
+	if (deleting_r != NULL)
+		*deleting_r =
+		    r == SQLITE_ROW && sqlite3_column_int(st->is_seen, 0) != 0;
 	sqlite3_reset(st->is_seen);
 	return 0;
 }
 
-static int insert_one(struct state *st, const struct state_record *r)
+int state_is_seen(struct state *st, const struct state_key *key, bool *seen_r,
+		  char **err_r)
 {
-	sqlite3_stmt *s = st->insert;
-	sqlite3_reset(s);
+	return state_lookup(st, key, seen_r, NULL, err_r);
+}
+
+/* Binds the columns a seen record and a journal row share. */
+static void bind_record(sqlite3_stmt *s, const struct state_record *r)
+{
 	bind_key(s, &r->key);
 	sqlite3_bind_int64(s, 6, (sqlite3_int64)r->archived_size);
 	sqlite3_bind_text(s, 7, r->hash, -1, SQLITE_STATIC);
@@ -184,19 +253,61 @@ static int insert_one(struct state *st, const struct state_record *r)
 	sqlite3_bind_text(s, 9, r->target, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 10, r->location, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 11, (sqlite3_int64)r->first_archived);
+}
+
+static int step_done(sqlite3_stmt *s)
+{
 	int rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int state_record_batch(struct state *st, const struct state_record *recs,
-		       size_t n, char **err_r)
+static int insert_one(struct state *st, const void *recs, size_t i)
+{
+	const struct state_record *r = &((const struct state_record *)recs)[i];
+
+	sqlite3_reset(st->insert);
+	bind_record(st->insert, r);
+	sqlite3_reset(st->unintend);
+	bind_key(st->unintend, &r->key);
+	return step_done(st->insert) < 0 || step_done(st->unintend) < 0 ? -1
+									 : 0;
+}
+
+static int intend_one(struct state *st, const void *ins, size_t i)
+{
+	const struct state_intent *in =
+	    &((const struct state_intent *)ins)[i];
+	sqlite3_stmt *s = st->intend;
+
+	sqlite3_reset(s);
+	bind_record(s, &in->rec);
+	sqlite3_bind_int64(s, 12, (sqlite3_int64)in->start);
+	sqlite3_bind_int64(s, 13, (sqlite3_int64)in->disk_size);
+	sqlite3_bind_text(s, 14, in->disk_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 15, in->prefix, (int)in->prefix_len,
+			  SQLITE_STATIC);
+	return step_done(s);
+}
+
+static int unintend_one(struct state *st, const void *keys, size_t i)
+{
+	sqlite3_reset(st->unintend);
+	bind_key(st->unintend, &((const struct state_key *)keys)[i]);
+	return step_done(st->unintend);
+}
+
+/* Runs ONE(st, items, i) for i < N in one durable transaction; WHAT
+ * names the work in an error.  0, or -1 with *err_r and nothing done. */
+static int batch(struct state *st, int (*one)(struct state *, const void *,
+					       size_t),
+		 const void *items, size_t n, const char *what, char **err_r)
 {
 	if (exec(st, "BEGIN IMMEDIATE", err_r) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		if (insert_one(st, &recs[i]) < 0) {
-			*err_r = db_error(st, "record");
+		if (one(st, items, i) < 0) {
+			*err_r = db_error(st, what);
 			char *ignored = NULL;
 			exec(st, "ROLLBACK", &ignored);
 			free(ignored);
@@ -205,6 +316,116 @@ int state_record_batch(struct state *st, const struct state_record *recs,
 	}
 	/* synchronous=FULL: COMMIT returns once the WAL is fsync'd. */
 	return exec(st, "COMMIT", err_r);
+}
+
+static int deleting_one(struct state *st, const void *keys, size_t i)
+{
+	sqlite3_reset(st->deleting);
+	bind_key(st->deleting, &((const struct state_key *)keys)[i]);
+	return step_done(st->deleting);
+}
+
+int state_mark_deleting(struct state *st, const struct state_key *keys,
+			size_t n, char **err_r)
+{
+	return batch(st, deleting_one, keys, n, "record", err_r);
+}
+
+int state_record_batch(struct state *st, const struct state_record *recs,
+		       size_t n, char **err_r)
+{
+	return batch(st, insert_one, recs, n, "record", err_r);
+}
+
+int state_intend_batch(struct state *st, const struct state_intent *in,
+		       size_t n, char **err_r)
+{
+	return batch(st, intend_one, in, n, "journal", err_r);
+}
+
+int state_unintend_batch(struct state *st, const struct state_key *keys,
+			 size_t n, char **err_r)
+{
+	return batch(st, unintend_one, keys, n, "journal", err_r);
+}
+
+int state_intents(struct state *st, const char *account,
+		  struct state_intent **in_r, size_t *n_r, char **err_r)
+{
+	sqlite3_stmt *q;
+	struct state_intent *in = NULL;
+	size_t n = 0, cap = 0;
+	int r;
+
+	if (sqlite3_prepare_v2(
+		st->db,
+		"SELECT folder, uidvalidity, uid, size, archived_size, hash, "
+		"header_hash, target, location, first_archived, start, "
+		"disk_size, disk_hash, prefix FROM journal WHERE account = ? "
+		"ORDER BY target, start",
+		-1, &q, NULL) != SQLITE_OK) {
+		*err_r = db_error(st, "journal");
+		return -1;
+	}
+	sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
+	while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 8;
+			in = xrealloc(in, cap * sizeof(*in));
+		}
+		struct state_intent *e = &in[n++];
+		memset(e, 0, sizeof(*e));
+#define COL_TEXT(i) xstrdup((const char *)sqlite3_column_text(q, i))
+#define COL_U64(i) ((uint64_t)sqlite3_column_int64(q, i))
+		e->rec.key = (struct state_key){.account = xstrdup(account),
+						.folder = COL_TEXT(0),
+						.uidvalidity = COL_U64(1),
+						.uid = COL_TEXT(2),
+						.size = COL_U64(3)};
+		e->rec.archived_size = COL_U64(4);
+		snprintf(e->rec.hash, sizeof(e->rec.hash), "%s",
+			 (const char *)sqlite3_column_text(q, 5));
+		snprintf(e->rec.header_hash, sizeof(e->rec.header_hash), "%s",
+			 (const char *)sqlite3_column_text(q, 6));
+		e->rec.target = COL_TEXT(7);
+		e->rec.location = COL_TEXT(8);
+		e->rec.first_archived = (time_t)sqlite3_column_int64(q, 9);
+		e->start = COL_U64(10);
+		e->disk_size = COL_U64(11);
+		snprintf(e->disk_hash, sizeof(e->disk_hash), "%s",
+			 (const char *)sqlite3_column_text(q, 12));
+		size_t plen = (size_t)sqlite3_column_bytes(q, 13);
+		if (plen > sizeof(e->prefix))
+			plen = sizeof(e->prefix);
+		if (plen > 0)
+			memcpy(e->prefix, sqlite3_column_blob(q, 13), plen);
+		e->prefix_len = plen;
+#undef COL_TEXT
+#undef COL_U64
+	}
+	sqlite3_finalize(q);
+	if (r != SQLITE_DONE) {
+		*err_r = db_error(st, "journal");
+		state_intents_free(&in, n);
+		return -1;
+	}
+	*in_r = in;
+	*n_r = n;
+	return 0;
+}
+
+void state_intents_free(struct state_intent **in, size_t n)
+{
+	for (size_t i = 0; *in != NULL && i < n; i++) {
+		struct state_record *r = &(*in)[i].rec;
+		free((char *)r->key.account);
+		free((char *)r->key.folder);
+		free((char *)r->key.uid);
+		free((char *)r->target);
+		free((char *)r->location);
+	}
+	free(*in);
+	*in = NULL;
 }
 
 /* Prepares SQL into *stmt_r; 0, or -1 with *err_r. */

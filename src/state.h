@@ -39,11 +39,53 @@ void state_close(struct state **st);
 /* Sets *seen_r: is a message with KEY recorded?  0, or -1 with *err_r. */
 int state_is_seen(struct state *st, const struct state_key *key, bool *seen_r,
 		  char **err_r);
+/* The same, and *deleting_r (may be NULL): did mailhaul set out to
+ * delete it (state_mark_deleting)? */
+int state_lookup(struct state *st, const struct state_key *key, bool *seen_r,
+		 bool *deleting_r, char **err_r);
 
-/* Records a batch of messages in one durable transaction.  Returns 0 once
- * every record is on disk, or -1 with *err_r and nothing recorded. */
+/* Notes durably, before an IMAP server is told to flag them \Deleted,
+ * that mailhaul deletes the N recorded messages KEYS: should the
+ * EXPUNGE not follow, the next poll knows the flags for its own.  0, or
+ * -1 with *err_r. */
+int state_mark_deleting(struct state *st, const struct state_key *keys,
+			size_t n, char **err_r);
+
+/* Records a batch of messages in one durable transaction, and closes
+ * their journal entries.  Returns 0 once every record is on disk, or -1
+ * with *err_r and nothing recorded. */
 int state_record_batch(struct state *st, const struct state_record *recs,
 		       size_t n, char **err_r);
+
+/* The delivery journal.  Before a batch is published in its target, each
+ * message's entry says where it goes and what will be there, so that
+ * recovery after a crash can tell a published message (record it) from
+ * one that never arrived or arrived in part (forget it; cut the part). */
+struct state_intent {
+	struct state_record rec;  /* the record to be; rec.location is
+				   * where the message goes */
+	uint64_t start;           /* mbox: where our bytes begin */
+	uint64_t disk_size;       /* bytes at the location */
+	char disk_hash[65];       /* their SHA-256, hex */
+	unsigned char prefix[256]; /* mbox: the first bytes of them */
+	size_t prefix_len;
+};
+
+/* Writes N journal entries in one durable transaction.  0, or -1 with
+ * *err_r and nothing written. */
+int state_intend_batch(struct state *st, const struct state_intent *in,
+		       size_t n, char **err_r);
+
+/* Drops the journal entries of the N KEYS in one durable transaction.
+ * 0, or -1 with *err_r. */
+int state_unintend_batch(struct state *st, const struct state_key *keys,
+			 size_t n, char **err_r);
+
+/* Reads every journal entry of ACCOUNT, ordered by target and start,
+ * into *in_r (free with state_intents_free).  0, or -1 with *err_r. */
+int state_intents(struct state *st, const char *account,
+		  struct state_intent **in_r, size_t *n_r, char **err_r);
+void state_intents_free(struct state_intent **in, size_t n);
 
 /* What the last poll of an IMAP folder left behind: the fast path skips
  * a folder whose UIDVALIDITY and UIDNEXT are unchanged when CLEAN. */

@@ -33,7 +33,7 @@ enum util_fail util_fail_worst(enum util_fail a, enum util_fail b)
 	return a > b ? a : b;
 }
 
-static void die_oom(void)
+_Noreturn void util_oom(void)
 {
 	static const char msg[] = "mailhaul: out of memory\n";
 	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
@@ -44,7 +44,7 @@ void *xmalloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);
 	if (p == NULL)
-		die_oom();
+		util_oom();
 	return p;
 }
 
@@ -52,7 +52,7 @@ void *xcalloc(size_t n, size_t size)
 {
 	void *p = calloc(n ? n : 1, size ? size : 1);
 	if (p == NULL)
-		die_oom();
+		util_oom();
 	return p;
 }
 
@@ -60,7 +60,7 @@ void *xrealloc(void *p, size_t n)
 {
 	p = realloc(p, n ? n : 1);
 	if (p == NULL)
-		die_oom();
+		util_oom();
 	return p;
 }
 
@@ -68,7 +68,7 @@ char *xstrdup(const char *s)
 {
 	char *p = strdup(s);
 	if (p == NULL)
-		die_oom();
+		util_oom();
 	return p;
 }
 
@@ -76,7 +76,7 @@ char *xstrndup(const char *s, size_t n)
 {
 	char *p = strndup(s, n);
 	if (p == NULL)
-		die_oom();
+		util_oom();
 	return p;
 }
 
@@ -87,7 +87,7 @@ char *xasprintf(const char *fmt, ...)
 
 	va_start(ap, fmt);
 	if (vasprintf(&p, fmt, ap) < 0)
-		die_oom();
+		util_oom();
 	va_end(ap);
 	return p;
 }

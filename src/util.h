@@ -24,6 +24,8 @@ int util_fail_exit_code(enum util_fail f);
 /* Returns the more serious of two failure classes. */
 enum util_fail util_fail_worst(enum util_fail a, enum util_fail b);
 
+/* Says "out of memory" and aborts. */
+_Noreturn void util_oom(void);
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);

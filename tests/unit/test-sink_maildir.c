@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /* Unit tests for the Maildir sink: unique names, the no-replace move, and
  * whole runs against a temporary Maildir (commit, abort, rollback, write
- * errors, flags into cur/, dates, the maildirfolder marker). */
+ * errors, flags into cur/, dates, the maildirfolder marker, places fixed
+ * at prepare, the account tag and its tmp/ sweep, recovery). */
 #include "config.h"
 
 #include <dirent.h>
@@ -25,29 +26,6 @@
 #define S(x) x, sizeof(x) - 1
 
 /* ---- helpers ---------------------------------------------------------- */
-
-static char *read_all(const char *path, size_t *len_r)
-{
-	FILE *f = fopen(path, "rb");
-	char *p = NULL;
-	size_t len = 0, cap = 0, n;
-	char chunk[8192];
-
-	*len_r = 0;
-	if (f == NULL)
-		return NULL;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (len + n > cap) {
-			cap = (len + n) * 2;
-			p = xrealloc(p, cap);
-		}
-		memcpy(p + len, chunk, n);
-		len += n;
-	}
-	fclose(f);
-	*len_r = len;
-	return p != NULL ? p : xstrdup("");
-}
 
 /* Number of entries in DIR, "." and ".." aside; -1 if it cannot be read. */
 static int count_entries(const char *dir)
@@ -260,6 +238,8 @@ static void test_run(const char *dir)
 	for (size_t i = 0; i < 3; i++)
 		locs[i] = deliver(s, msgs[i].msg, msgs[i].len, msgs[i].chunk);
 	locs[3] = deliver(s, big, big_len, 65536 + 13);
+	tap_ok(count_in(md, "tmp") == 4 && count_in(md, "new") == 0,
+	       "before commit the four prepared messages wait in tmp/");
 	tap_ok(s->ops->commit(s, &err) == 0, "commit four messages");
 	bool ok = true;
 	for (size_t i = 0; i < 3; i++)
@@ -305,11 +285,12 @@ static void test_abort_rollback(const char *dir)
 	s->ops->commit(s, &err);
 	char *l1 = deliver(s, S("Subject: one\n\n"), 4);
 	char *l2 = deliver(s, S("Subject: two\n\n"), 4);
-	tap_ok(l1 && l2 && count_in(md, "new") == 3, "two more ended");
+	tap_ok(l1 && l2 && count_in(md, "new") == 1 && count_in(md, "tmp") == 2,
+	       "two more prepared, in tmp/");
 	s->ops->rollback(s);
-	tap_ok(count_in(md, "new") == 1 &&
+	tap_ok(count_in(md, "new") == 1 && count_in(md, "tmp") == 0 &&
 		   check_delivered(md, kept, S("Subject: kept\n\n")),
-	       "rollback removes only the uncommitted");
+	       "rollback removes only the uncommitted, from tmp/");
 	free(l1);
 	free(l2);
 
@@ -356,7 +337,7 @@ static void test_write_error(const char *dir)
 {
 	char *md = xasprintf("%s/full", dir);
 	struct sink *s = NULL;
-	char *err = NULL, *loc = NULL;
+	char *err = NULL;
 	size_t n = 64 * 1024;
 	char *chunk = xmalloc(n);
 	struct rlimit saved, lim;
@@ -372,7 +353,7 @@ static void test_write_error(const char *dir)
 	for (int i = 0; i < 5 && r == 0; i++)
 		r = s->ops->write(s, chunk, n, &err);
 	if (r == 0)
-		r = s->ops->end(s, &loc, &err);
+		r = s->ops->end(s, &err);
 	setrlimit(RLIMIT_FSIZE, &saved);
 	tap_ok(r == -1, "a write past the file size limit fails");
 	char *want = xasprintf("maildir %s: write tmp/", md);
@@ -386,7 +367,6 @@ static void test_write_error(const char *dir)
 	tap_ok(count_in(md, "tmp") == 0 && count_in(md, "new") == 0,
 	       "abort after a write error leaves nothing");
 	s->ops->close(&s);
-	free(loc);
 	free(want);
 	free(chunk);
 	free(md);
@@ -444,6 +424,7 @@ static void test_flags(const char *dir)
 	const struct sink_meta all = {.flags = "DFPRST"};
 	time_t t0 = time(NULL);
 	l1 = deliver_meta(s, &all, S("x\n"), 1);
+	s->ops->commit(s, &err);
 	struct stat st;
 	char *path = l1 ? xasprintf("%s/%s", md, l1) : xstrdup("");
 	tap_ok(l1 && stat(path, &st) == 0 && st.st_mtime >= t0 &&
@@ -454,7 +435,6 @@ static void test_flags(const char *dir)
 	       "all six standard flags, in order");
 	free(path);
 	free(l1);
-	s->ops->commit(s, &err);
 	s->ops->close(&s);
 	free(md);
 }
@@ -490,7 +470,8 @@ static void test_bad_flags(const char *dir)
 	       "a lowercase keyword letter after the uppercase ones");
 	free(l);
 	s->ops->close(&s);
-	tap_ok(count_in(md, "cur") == 0, "close rolls back the cur/ message");
+	tap_ok(count_in(md, "cur") == 0 && count_in(md, "tmp") == 0,
+	       "close rolls back the message bound for cur/");
 	free(md);
 }
 
@@ -506,8 +487,9 @@ static void test_rollback_cur(const char *dir)
 	s->ops->commit(s, &err);
 	char *l1 = deliver_meta(s, &seen, S("Subject: one\n\n"), 4);
 	char *l2 = deliver(s, S("Subject: two\n\n"), 4);
-	tap_ok(l1 && l2 && count_in(md, "cur") == 2 && count_in(md, "new") == 1,
-	       "rollback cur/: one in cur/ and one in new/ ended");
+	tap_ok(l1 && l2 && count_in(md, "cur") == 1 &&
+		   count_in(md, "new") == 0 && count_in(md, "tmp") == 2,
+	       "rollback cur/: one for cur/ and one for new/ prepared");
 	s->ops->rollback(s);
 	bool ok = kept != NULL && check_delivered_info(
 				      md, kept, S("Subject: kept\n\n"), ":2,S");
@@ -577,6 +559,343 @@ static void test_marker(const char *dir)
 	free(md);
 }
 
+/* ---- the batch: places fixed at prepare, the account, recovery -------- */
+
+/* prepare fixes each message's place; commit puts it exactly there. */
+static void test_placed(const char *dir)
+{
+	static const struct {
+		const char *msg;
+		size_t len;
+		const char *flags, *sub, *info;
+	} msgs[] = {
+	    {S("Subject: p1\n\none\n"), NULL, "new", ""},
+	    {S("Subject: p2\n\n"), "S", "cur", ":2,S"},
+	    {S("Subject: p3\n\nthree"), "", "new", ""},
+	    {S("Subject: p4\n\nfour\n"), "FR", "cur", ":2,FR"},
+	};
+	enum { N_MSGS = sizeof(msgs) / sizeof(msgs[0]) };
+	char *md = xasprintf("%s/placed", dir);
+	struct sink *s = NULL;
+	char *err = NULL, *locs[N_MSGS] = {NULL};
+	const struct sink_placed *pl = NULL;
+	size_t n = 0;
+	bool ok = true;
+
+	sink_maildir_ops.open(NULL, md, 0, &s, &err);
+	for (size_t i = 0; i + 1 < N_MSGS; i++) {
+		const struct sink_meta meta = {.flags = msgs[i].flags};
+		ok = ok &&
+		     stage_meta(s, &meta, msgs[i].msg, msgs[i].len, 3) == 0;
+	}
+	tap_ok(ok && s->ops->prepare(s, &pl, &n, &err) == 0 && n == N_MSGS - 1,
+	       "placed: prepare places every staged message");
+	for (size_t i = 0; i < n && i + 1 < N_MSGS; i++) {
+		locs[i] = xstrdup(pl[i].location);
+		char *path = xasprintf("%s/%s", md, locs[i]);
+		ok = ok && is_under(locs[i], msgs[i].sub) &&
+		     pl[i].disk_size == msgs[i].len &&
+		     pl[i].disk_hash[0] == '\0' && pl[i].start == 0 &&
+		     access(path, F_OK) < 0;
+		free(path);
+	}
+	tap_ok(ok, "placed: new/ or cur/ names with the size, not there yet");
+	const struct sink_meta last = {.flags = msgs[N_MSGS - 1].flags};
+	ok = stage_meta(s, &last, msgs[N_MSGS - 1].msg, msgs[N_MSGS - 1].len,
+			5) == 0 &&
+	     s->ops->prepare(s, &pl, &n, &err) == 0 && n == N_MSGS;
+	for (size_t i = 0; ok && i + 1 < N_MSGS; i++)
+		ok = strcmp(pl[i].location, locs[i]) == 0;
+	if (ok)
+		locs[N_MSGS - 1] = xstrdup(pl[N_MSGS - 1].location);
+	tap_ok(ok, "placed: prepare again after one more keeps the places");
+	tap_ok(count_in(md, "tmp") == N_MSGS && count_in(md, "new") == 0 &&
+		   count_in(md, "cur") == 0,
+	       "placed: all four wait in tmp/");
+	tap_ok(s->ops->commit(s, &err) == 0, "placed: commit");
+	ok = true;
+	for (size_t i = 0; i < N_MSGS; i++)
+		ok = ok && locs[i] != NULL &&
+		     check_delivered_info(md, locs[i], msgs[i].msg, msgs[i].len,
+					  msgs[i].info);
+	tap_ok(ok, "placed: commit moves each exactly to its place");
+	tap_ok(count_in(md, "tmp") == 0 && count_in(md, "new") == 2 &&
+		   count_in(md, "cur") == 2,
+	       "placed: tmp/ is empty, nothing else was made");
+	tap_ok(s->ops->prepare(s, &pl, &n, &err) == 0 && n == 0,
+	       "placed: after commit prepare places nothing");
+	s->ops->close(&s);
+	for (size_t i = 0; i < N_MSGS; i++)
+		free(locs[i]);
+	free(md);
+}
+
+/* Returns the unique part of the Maildir name in LOC ("SUB/SEC.UNIQUE.
+ * HOST..."): caller frees; "" if there is none. */
+static char *unique_part(const char *loc)
+{
+	const char *base = strrchr(loc, '/');
+	const char *u = strchr(base != NULL ? base + 1 : loc, '.');
+	const char *e = u != NULL ? strchr(u + 1, '.') : NULL;
+
+	if (e == NULL)
+		return xstrdup("");
+	return xasprintf("%.*s", (int)(e - u - 1), u + 1);
+}
+
+static bool ends_with(const char *s, const char *tail)
+{
+	size_t n = strlen(s), k = strlen(tail);
+	return n >= k && strcmp(s + n - k, tail) == 0;
+}
+
+/* Files left in tmp/ by a crash, and whether an account "abc" (tag
+ * ba7816bf8f01, the start of SHA-256("abc")) takes them for its own. */
+static const struct {
+	const char *name;
+	bool ours;
+} leftovers[] = {
+    {"1700000000.M1P2Q3R0011223344556677Aba7816bf8f01.host", true},
+    {"1700000000.M1P2Q3R0011223344556677Aba7816bf8f01.a\\057b", true},
+    {"1700000000.M1P2Q3R0011223344556677A0123456789ab.host", false},
+    {"1700000000.M1P2Q3R0011223344556677.host", false},
+    {"1700000000.M1P2Q3R0011223344556677ba7816bf8f01.host", false},
+    {"1700000000.M1P2Q3R00.Aba7816bf8f01", false},
+    {"1700000000.Aba7816bf8f01", false},
+    {"junk", false},
+};
+#define N_LEFTOVERS (sizeof(leftovers) / sizeof(leftovers[0]))
+
+static void plant_leftovers(const char *md)
+{
+	for (size_t i = 0; i < N_LEFTOVERS; i++) {
+		char *p = xasprintf("%s/tmp/%s", md, leftovers[i].name);
+		write_file(p, S("left over"));
+		free(p);
+	}
+}
+
+/* Are exactly the leftovers others' (or, with ALL, every one) there? */
+static bool leftovers_kept(const char *md, bool all)
+{
+	bool ok = true;
+
+	for (size_t i = 0; i < N_LEFTOVERS; i++) {
+		char *p = xasprintf("%s/tmp/%s", md, leftovers[i].name);
+		bool there = access(p, F_OK) == 0;
+		if (there != (all || !leftovers[i].ours)) {
+			printf("# tmp/%s %s\n", leftovers[i].name,
+			       there ? "kept" : "removed");
+			ok = false;
+		}
+		free(p);
+	}
+	return ok;
+}
+
+static void test_account(const char *dir)
+{
+	struct conf_account acct = {.name = "abc"};
+	char tag[SINK_TAG_LEN + 1];
+	char *md = xasprintf("%s/account", dir);
+	struct sink *s = NULL;
+	char *err = NULL;
+
+	sink_account_tag(&acct, tag);
+	tap_str(tag, "ba7816bf8f01",
+		"account tag: 12 hex digits of SHA-256 of the name");
+	sink_account_tag(NULL, tag);
+	tap_str(tag, "", "account tag: none without an account");
+
+	tap_ok(sink_maildir_ops.open(&acct, md, 0, &s, &err) == 0,
+	       "account: open a Maildir for an account");
+	char *loc = deliver(s, S("Subject: tagged\n\n"), 4);
+	char *u = loc != NULL ? unique_part(loc) : xstrdup("");
+	tap_ok(ends_with(u, "Aba7816bf8f01") && strchr(u, 'R') != NULL,
+	       "account: the unique part ends in A<tag>");
+	free(u);
+	/* Staged as tmp/NAME: the tag is in the name from the start. */
+	const char *base = loc != NULL ? strchr(loc, '/') + 1 : "";
+	const char *size = strstr(base, ",S=");
+	char *tmp = xasprintf("%s/tmp/%.*s", md,
+			      (int)(size != NULL ? size - base : 0), base);
+	tap_ok(size != NULL && count_in(md, "tmp") == 1 &&
+		   access(tmp, F_OK) == 0,
+	       "account: the tmp/ file has the same tagged name");
+	tap_ok(s->ops->commit(s, &err) == 0 && count_in(md, "new") == 1,
+	       "account: commit");
+	free(tmp);
+	free(loc);
+	s->ops->close(&s);
+
+	plant_leftovers(md);
+	tap_ok(sink_maildir_ops.open(NULL, md, 0, &s, &err) == 0 &&
+		   leftovers_kept(md, true),
+	       "account: a sink without an account removes no tmp/ file");
+	s->ops->close(&s);
+	tap_ok(sink_maildir_ops.open(&acct, md, 0, &s, &err) == 0 &&
+		   leftovers_kept(md, false),
+	       "account: open removes the account's tmp/ leftovers only");
+	tap_ok(count_in(md, "new") == 1, "account: and leaves new/ alone");
+	s->ops->close(&s);
+	plant_leftovers(md);
+	tap_ok(sink_maildir_ops.recover(&acct, md, NULL, 0, &err) == 0 &&
+		   leftovers_kept(md, false),
+	       "account: recover removes them too");
+	free(md);
+}
+
+/* What happens to a published message between the crash and recovery. */
+enum md_op {
+	MD_KEEP,      /* nothing */
+	MD_TO_CUR,    /* a reader moves new/NAME to cur/NAME:2,S */
+	MD_REFLAG,    /* a reader makes cur/NAME:2,S cur/NAME:2,RS */
+	MD_REMOVE,    /* deleted (or never moved out of tmp/) */
+	MD_OVERWRITE, /* other bytes of the same size */
+	MD_GROW,      /* one byte more */
+};
+
+static const struct {
+	const char *what;
+	const char *flags;
+	enum md_op op;
+	enum sink_found want;
+	const char *moved_info; /* moved_to is "cur/NAME" + this */
+} rcases[] = {
+    {"in new/, whole", NULL, MD_KEEP, SINK_FOUND, NULL},
+    {"in cur/ with its flags, whole", "S", MD_KEEP, SINK_FOUND, NULL},
+    {"moved by a reader to cur/NAME:2,S", NULL, MD_TO_CUR, SINK_FOUND, ":2,S"},
+    {"given another flag by a reader", "S", MD_REFLAG, SINK_FOUND, ":2,RS"},
+    {"missing", NULL, MD_REMOVE, SINK_ABSENT, NULL},
+    {"missing from cur/", "F", MD_REMOVE, SINK_ABSENT, NULL},
+    {"other bytes of the same size", NULL, MD_OVERWRITE, SINK_FOREIGN, NULL},
+    {"a byte more", "S", MD_GROW, SINK_FOREIGN, NULL},
+};
+#define N_RCASES (sizeof(rcases) / sizeof(rcases[0]))
+
+/* Does to the file at MD/LOC what OP says; returns the moved_to recovery
+ * must report (caller frees), or NULL. */
+static char *apply_op(const char *md, const char *loc, enum md_op op,
+		      const char *moved_info)
+{
+	char *path = xasprintf("%s/%s", md, loc);
+	char *moved = NULL;
+	size_t len;
+	char *bytes;
+
+	switch (op) {
+	case MD_KEEP:
+		break;
+	case MD_TO_CUR:
+	case MD_REFLAG: {
+		const char *base = strchr(loc, '/') + 1;
+		const char *info = strstr(base, ":2,");
+		int bl = (int)(info != NULL ? info - base : (long)strlen(base));
+		moved = xasprintf("cur/%.*s%s", bl, base, moved_info);
+		char *to = xasprintf("%s/%s", md, moved);
+		if (rename(path, to) < 0)
+			perror(to);
+		free(to);
+		break;
+	}
+	case MD_REMOVE:
+		unlink(path);
+		break;
+	case MD_OVERWRITE:
+	case MD_GROW:
+		bytes = read_all(path, &len);
+		if (op == MD_OVERWRITE)
+			bytes[len - 1] ^= 0x20;
+		else
+			bytes[len++] = '\n'; /* read_all's NUL has room */
+		write_file(path, bytes, len);
+		free(bytes);
+		break;
+	}
+	free(path);
+	return moved;
+}
+
+/* A crash after the journal said where each message goes: recover tells
+ * the published, the missing and the overwritten apart. */
+static void test_recover(const char *dir)
+{
+	struct conf_account acct = {.name = "abc"};
+	char *md = xasprintf("%s/recover", dir);
+	struct sink *s = NULL;
+	char *err = NULL, *want_moved[N_RCASES] = {NULL};
+	struct sink_intent in[N_RCASES];
+	bool ok = true;
+
+	sink_maildir_ops.open(&acct, md, 0, &s, &err);
+	for (size_t i = 0; i < N_RCASES; i++) {
+		const struct sink_meta meta = {.flags = rcases[i].flags};
+		char *msg = xasprintf("Subject: r%zu\n\nbody %zu\n", i, i);
+		ok = ok && stage_meta(s, &meta, msg, strlen(msg), 7) == 0;
+		free(msg);
+	}
+	size_t n = intents_from_placed(s, in, N_RCASES);
+	tap_ok(ok && n == N_RCASES && s->ops->commit(s, &err) == 0,
+	       "recover: a batch published");
+	s->ops->close(&s);
+	for (size_t i = 0; i < n; i++) {
+		/* The journal holds the message's own hash for a Maildir. */
+		char *path = xasprintf("%s/%s", md, in[i].location);
+		char hash[65];
+		file_hash(path, 0, -1, hash);
+		free((char *)in[i].disk_hash);
+		in[i].disk_hash = xstrdup(hash);
+		free(path);
+		want_moved[i] = apply_op(md, in[i].location, rcases[i].op,
+					 rcases[i].moved_info);
+	}
+	plant_leftovers(md);
+	tap_ok(sink_maildir_ops.recover(&acct, md, in, n, &err) == 0,
+	       "recover: returns 0");
+	for (size_t i = 0; i < n; i++) {
+		char *what = xasprintf("recover: %s", rcases[i].what);
+		bool good =
+		    in[i].found == rcases[i].want &&
+		    (in[i].note != NULL) == (rcases[i].want == SINK_FOREIGN);
+		if (in[i].note != NULL)
+			printf("# %s\n", in[i].note);
+		if (rcases[i].want == SINK_FOREIGN) {
+			/* The other bytes are left where they are. */
+			char *path = xasprintf("%s/%s", md, in[i].location);
+			good = good && file_size(path) >= 0 &&
+			       strstr(in[i].note, in[i].location) != NULL;
+			free(path);
+		}
+		tap_ok(good, what);
+		free(what);
+		what = xasprintf("recover: %s: moved_to", rcases[i].what);
+		tap_str(in[i].moved_to, want_moved[i], what);
+		free(what);
+		free(want_moved[i]);
+	}
+	tap_ok(leftovers_kept(md, false),
+	       "recover: the account's tmp/ leftovers are gone");
+	intents_clear(in, n);
+
+	/* No Maildir at all: nothing of the batch was published. */
+	char *gone = xasprintf("%s/never", dir);
+	in[0] = (struct sink_intent){.location = xstrdup("new/a,S=1"),
+				     .disk_size = 1,
+				     .disk_hash = xstrdup("00"),
+				     .found = SINK_FOUND};
+	in[1] = (struct sink_intent){.location = xstrdup("cur/b,S=2:2,S"),
+				     .disk_size = 2,
+				     .disk_hash = xstrdup("11"),
+				     .found = SINKTEST_UNSET};
+	tap_ok(sink_maildir_ops.recover(&acct, gone, in, 2, &err) == 0 &&
+		   in[0].found == SINK_ABSENT && in[1].found == SINK_ABSENT,
+	       "recover: a missing Maildir: every message absent");
+	tap_ok(access(gone, F_OK) < 0, "recover: and it is not created");
+	intents_clear(in, 2);
+	free(gone);
+	free(md);
+}
+
 int main(void)
 {
 	char *dir = make_tmpdir();
@@ -592,6 +911,9 @@ int main(void)
 	test_bad_flags(dir);
 	test_rollback_cur(dir);
 	test_marker(dir);
+	test_placed(dir);
+	test_account(dir);
+	test_recover(dir);
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	free(dir);
 	return tap_done();

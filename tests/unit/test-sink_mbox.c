@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /* Unit tests for the mbox sink: mboxrd quoting both ways, the From_ line,
  * the sender, and whole runs against a temporary mbox (commit, abort,
- * rollback, locks, write errors). */
+ * rollback, locks taken at prepare, write errors, failed commits, the
+ * offsets, sizes and hashes prepare gives, sink_hash_range, recovery). */
 #include "config.h"
 
 #include <errno.h>
@@ -82,31 +83,6 @@ static bool same(const struct buf *b, const char *want, size_t want_len)
 {
 	return b->len == want_len &&
 	       (want_len == 0 || memcmp(b->p, want, want_len) == 0);
-}
-
-static char *read_all(const char *path, size_t *len_r)
-{
-	FILE *f = fopen(path, "rb");
-	struct buf b = {0};
-	char chunk[8192];
-	size_t n;
-
-	if (f == NULL) {
-		*len_r = 0;
-		return NULL;
-	}
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_put(&b, chunk, n);
-	fclose(f);
-	buf_put(&b, "", 1);
-	*len_r = b.len - 1;
-	return b.p;
-}
-
-static off_t file_size(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0 ? st.st_size : -1;
 }
 
 static bool exists(const char *path)
@@ -403,7 +379,8 @@ static void test_run(const char *dir)
 	char *loc1 = deliver(s, msg1, sizeof(msg1) - 1, 3);
 	char *loc2 = deliver(s, msg2, sizeof(msg2) - 1, 1000);
 	char *lock = xasprintf("%s.lock", path);
-	tap_ok(exists(lock), "the dotlock is held during the batch");
+	tap_ok(exists(lock), "the dotlock is held once the batch is prepared");
+	tap_ok(file_size(path) == 0, "nothing reaches the mbox before commit");
 	tap_ok(s->ops->commit(s, &err) == 0, "commit two messages");
 	tap_ok(!exists(lock), "commit releases the dotlock");
 	free(lock);
@@ -448,24 +425,25 @@ static void test_abort(const char *dir)
 	char *before = read_all(path, &before_len);
 	sink_mbox_ops.open(NULL, path, 0, &s, &err);
 	tap_ok(s->ops->begin(s, NULL, &err) == 0, "abort: begin");
-	tap_ok(exists(lock), "begin takes the dotlock");
+	tap_ok(!exists(lock), "begin does not take the dotlock");
 	tap_ok(s->ops->write(s, big, n, &err) == 0, "abort: write 300 KB");
-	tap_ok(file_size(path) > (off_t)before_len,
-	       "part of the message reached the file");
+	tap_ok(file_size(path) == (off_t)before_len && !exists(lock),
+	       "the message is spooled: the mbox is untouched and unlocked");
 	s->ops->abort(s);
 	char *after = read_all(path, &after_len);
 	tap_mem(after, after_len, before, before_len,
-		"abort restores the exact previous bytes");
-	tap_ok(!exists(lock), "abort with nothing ended releases the lock");
+		"abort leaves the exact previous bytes");
+	tap_ok(!exists(lock), "abort leaves no lock");
 	free(after);
 
 	char *loc = deliver(s, S("Subject: kept\n\nbody\n"), 5);
-	tap_ok(loc != NULL, "a message after an abort ends");
+	tap_ok(loc != NULL, "a message after an abort ends and is prepared");
 	free(loc);
+	tap_ok(exists(lock), "prepare takes the dotlock");
 	tap_ok(s->ops->commit(s, &err) == 0, "and commits");
 	tap_ok(!exists(lock), "commit releases the lock");
 	after = read_all(path, &after_len);
-	tap_ok(after_len > before_len &&
+	tap_ok(after_len > before_len && after_len < before_len + 100 &&
 		   memcmp(after, before, before_len) == 0 &&
 		   memmem(after, after_len, "\nSubject: kept\n\nbody\n\n",
 			  22) != NULL,
@@ -494,15 +472,16 @@ static void test_rollback(const char *dir)
 	loc = deliver(s, S("Subject: b\n\nsecond\n"), 4);
 	free(loc);
 	loc = deliver(s, S("Subject: c\n\nthird\n"), 4);
-	free(loc);
-	tap_ok(file_size(path) > (off_t)before_len,
-	       "two ended messages are in the file");
+	tap_ok(loc != NULL && file_size(path) == (off_t)before_len &&
+		   exists(lock),
+	       "two prepared messages: the mbox is locked, not yet written");
 	s->ops->rollback(s);
 	char *after = read_all(path, &after_len);
 	tap_mem(after, after_len, before, before_len,
-		"rollback restores the committed bytes");
+		"rollback leaves the committed bytes");
 	tap_ok(!exists(lock), "rollback releases the lock");
 	free(after);
+	free(loc);
 
 	loc = deliver(s, S("Subject: d\n\nfourth\n"), 4);
 	free(loc);
@@ -516,6 +495,80 @@ static void test_rollback(const char *dir)
 	tap_ok(!exists(lock), "close releases the lock");
 	free(after);
 	free(before);
+	free(lock);
+	free(path);
+}
+
+/* A commit that fails half-way (EFBIG from RLIMIT_FSIZE, standing in for
+ * a full disk): rollback cuts the mbox back to the length measured at
+ * prepare.  And bytes another program appended without locking are not
+ * ours to cut. */
+static void test_failed_commit(const char *dir)
+{
+	static const char other[] = "From b Thu Jan  1 00:00:00 1970\nrude\n\n";
+	char *path = xasprintf("%s/failed", dir);
+	char *lock = xasprintf("%s.lock", path);
+	struct sink *s = NULL;
+	char *err = NULL;
+	size_t n = 300 * 1024, before_len, after_len;
+	char *big = xmalloc(n);
+	struct rlimit saved, lim;
+
+	memset(big, 'y', n);
+	memcpy(big, "Subject: big\n\n", 14);
+	write_file(path, S("From a Thu Jan  1 00:00:00 1970\nold\n\n"));
+	char *before = read_all(path, &before_len);
+	sink_mbox_ops.open(NULL, path, 0, &s, &err);
+	char *loc = deliver(s, big, n, 65536);
+	tap_ok(loc != NULL, "failed commit: a 300 KB message prepared");
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &saved);
+	lim = saved;
+	lim.rlim_cur = before_len + 100 * 1024;
+	setrlimit(RLIMIT_FSIZE, &lim);
+	int r = s->ops->commit(s, &err);
+	setrlimit(RLIMIT_FSIZE, &saved);
+	char *want = xasprintf("mbox %s: append: %s", path, strerror(EFBIG));
+	tap_ok(r == -1, "failed commit: the append past the limit fails");
+	tap_str(err, want, "failed commit: the error names the cause");
+	free(err);
+	err = NULL;
+	tap_ok(file_size(path) > (off_t)before_len && exists(lock),
+	       "failed commit: part of the batch is in the mbox, locked");
+	s->ops->rollback(s);
+	char *after = read_all(path, &after_len);
+	tap_mem(after, after_len, before, before_len,
+		"failed commit: rollback truncates back to the old length");
+	tap_ok(!exists(lock), "failed commit: rollback releases the lock");
+	free(after);
+	free(loc);
+
+	/* An appender that ignores the locks, between prepare and commit. */
+	loc = deliver(s, S("Subject: polite\n\n"), 100);
+	FILE *f = fopen(path, "ab");
+	if (f == NULL || fputs(other, f) < 0 || fclose(f) != 0)
+		exit(99);
+	free(want);
+	want = xasprintf("mbox %s: changed under our lock (another program "
+			 "does not lock it)",
+			 path);
+	tap_ok(s->ops->commit(s, &err) == -1, "changed under the lock: "
+					      "commit fails");
+	tap_str(err, want, "changed under the lock: the error says so");
+	free(err);
+	s->ops->rollback(s);
+	after = read_all(path, &after_len);
+	tap_ok(after_len == before_len + sizeof(other) - 1 &&
+		   memcmp(after, before, before_len) == 0 &&
+		   memcmp(after + before_len, other, sizeof(other) - 1) == 0,
+	       "changed under the lock: rollback keeps the other's bytes");
+	tap_ok(!exists(lock), "changed under the lock: and unlocks");
+	free(after);
+	free(loc);
+	s->ops->close(&s);
+	free(want);
+	free(before);
+	free(big);
 	free(lock);
 	free(path);
 }
@@ -609,41 +662,63 @@ static void test_big_header(const char *dir)
 
 static void test_locked(const char *dir)
 {
+	static const char old[] = "From a Thu Jan  1 00:00:00 1970\nold\n\n";
 	char *path = xasprintf("%s/locked", dir);
 	char *lock = xasprintf("%s.lock", path);
 	char *want =
 	    xasprintf("mbox %s: locked by another program (%s)", path, lock);
 	struct sink *s = NULL, *other = NULL;
+	const struct sink_placed *pl = NULL;
+	size_t n = 0, len;
 	char *err = NULL;
 	char pid[32];
 
-	write_file(path, S("From a Thu Jan  1 00:00:00 1970\nold\n\n"));
-	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	write_file(path, S(old));
+	snprintf(pid, sizeof(pid), "%ld\n", (long)getppid());
 	write_file(lock, pid, strlen(pid));
 	sink_mbox_ops.open(NULL, path, 0, &s, &err);
-	tap_ok(s->ops->begin(s, NULL, &err) == SINK_LOCKED,
-	       "a held dotlock: begin reports SINK_LOCKED");
+	tap_ok(stage_meta(s, NULL, S("Subject: w\n\nwait\n"), 3) == 0,
+	       "a held dotlock: begin, write and end do not lock");
+	tap_ok(s->ops->prepare(s, &pl, &n, &err) == SINK_LOCKED,
+	       "a held dotlock: prepare reports SINK_LOCKED");
 	tap_str(err, want, "the error says who holds it");
 	free(err);
 	err = NULL;
-	tap_ok(s->ops->commit(s, &err) == 0, "commit of nothing is fine");
-	tap_ok(file_size(path) == 37, "nothing was written");
-	tap_ok(exists(lock), "the other program's dotlock is left alone");
+	tap_ok(s->ops->commit(s, &err) == SINK_LOCKED,
+	       "a held dotlock: commit (implying prepare) too");
+	free(err);
+	err = NULL;
+	char *got = read_all(lock, &len);
+	tap_ok(file_size(path) == sizeof(old) - 1 && got != NULL &&
+		   strcmp(got, pid) == 0,
+	       "nothing was written, the other's dotlock is left alone");
+	free(got);
+	s->ops->rollback(s);
+	tap_ok(s->ops->commit(s, &err) == 0 && exists(lock),
+	       "after rollback, commit of nothing is fine");
 	unlink(lock);
 
 	/* Another sink on the same file holds the fcntl lock: OFD locks
 	 * exclude it even within one process. */
 	sink_mbox_ops.open(NULL, path, 0, &other, &err);
-	tap_ok(other->ops->begin(other, NULL, &err) == 0,
-	       "a second sink begins");
-	tap_ok(s->ops->begin(s, NULL, &err) == SINK_LOCKED,
-	       "a held fcntl lock: begin reports SINK_LOCKED");
+	char *loc = deliver(other, S("Subject: o\n\nother\n"), 100);
+	tap_ok(loc != NULL, "a second sink prepares a batch");
+	free(loc);
+	tap_ok(stage_meta(s, NULL, S("Subject: s\n\nmine\n"), 100) == 0 &&
+		   s->ops->prepare(s, &pl, &n, &err) == SINK_LOCKED,
+	       "a held fcntl lock: prepare reports SINK_LOCKED");
 	tap_str(err, want, "with the same error");
 	free(err);
 	err = NULL;
-	other->ops->abort(other);
-	tap_ok(s->ops->begin(s, NULL, &err) == 0, "begins once it is released");
-	s->ops->abort(s);
+	other->ops->rollback(other);
+	tap_ok(s->ops->prepare(s, &pl, &n, &err) == 0 && n == 1,
+	       "prepares once the other rolled back");
+	tap_ok(s->ops->commit(s, &err) == 0 && !exists(lock), "and commits");
+	got = read_all(path, &len);
+	tap_ok(got != NULL && memmem(got, len, "mine", 4) != NULL &&
+		   memmem(got, len, "other", 5) == NULL,
+	       "only the committed batch is in the mbox");
+	free(got);
 	other->ops->close(&other);
 	s->ops->close(&s);
 	free(want);
@@ -684,7 +759,7 @@ static void test_stale_dotlock(const char *dir)
 static void test_write_error(const char *dir)
 {
 	char *path = xasprintf("%s/full", dir);
-	char *want = xasprintf("mbox %s: write: %s", path, strerror(EFBIG));
+	char *want = xasprintf("mbox %s: spool: %s", path, strerror(EFBIG));
 	struct sink *s = NULL;
 	char *err = NULL;
 	size_t n = 64 * 1024, before_len, after_len;
@@ -710,7 +785,17 @@ static void test_write_error(const char *dir)
 	s->ops->abort(s);
 	char *after = read_all(path, &after_len);
 	tap_mem(after, after_len, before, before_len,
-		"abort after a write error restores the file");
+		"abort after a write error leaves the mbox as it was");
+	free(after);
+	char *loc = deliver(s, S("Subject: next\n\nfine\n"), 100);
+	tap_ok(loc != NULL && s->ops->commit(s, &err) == 0,
+	       "the next message is delivered");
+	after = read_all(path, &after_len);
+	tap_ok(after_len > before_len && after_len < before_len + 100 &&
+		   memmem(after, after_len, "\nSubject: next\n\nfine\n\n",
+			  22) != NULL,
+	       "and nothing of the failed one comes with it");
+	free(loc);
 	s->ops->close(&s);
 	free(after);
 	free(before);
@@ -803,6 +888,401 @@ static void test_open_errors(const char *dir)
 	free(want);
 }
 
+/* ---- the batch's places, hashing, recovery ----------------------------- */
+
+static const struct {
+	const char *old;
+	size_t old_len;
+	unsigned sep; /* '\n' our first From_ line needs before it */
+	const char *what;
+} pcases[] = {
+    {S(""), 0, "an empty mbox"},
+    {S("From a Thu Jan  1 00:00:00 1970\nold\n\n"), 0, "a final blank line"},
+    {S("From a Thu Jan  1 00:00:00 1970\nold\n"), 1, "one final newline"},
+    {S("From a Thu Jan  1 00:00:00 1970\nold"), 2, "no final newline"},
+    {S("x"), 2, "a one-byte file"},
+};
+
+/* prepare fixes the offsets, under the lock; commit puts the bytes there,
+ * and the sizes and hashes say what they are. */
+static void test_placed(const char *dir)
+{
+	for (size_t c = 0; c < sizeof(pcases) / sizeof(pcases[0]); c++) {
+		char *path = xasprintf("%s/placed%zu", dir, c);
+		const size_t old_len = pcases[c].old_len;
+		const uint64_t from0 = old_len + pcases[c].sep;
+		struct sink *s = NULL;
+		struct sink_intent in[2];
+		char *err = NULL, *what;
+		size_t len;
+		bool ok;
+
+		write_file(path, pcases[c].old, old_len);
+		sink_mbox_ops.open(NULL, path, 0, &s, &err);
+		ok = stage_meta(s, NULL, msg1, sizeof(msg1) - 1, 7) == 0 &&
+		     stage_meta(s, NULL, msg2, sizeof(msg2) - 1, 7) == 0;
+		ok = ok && intents_from_placed(s, in, 2) == 2;
+		char *want0 = xasprintf("mbox:%llu", (unsigned long long)from0);
+		what = xasprintf("placed (%s): the first starts at the old "
+				 "length, its From_ line after %u newline(s)",
+				 pcases[c].what, pcases[c].sep);
+		tap_ok(ok && in[0].start == old_len &&
+			   strcmp(in[0].location, want0) == 0,
+		       what);
+		free(what);
+		free(want0);
+		uint64_t from1 = from0 + (ok ? in[0].disk_size : 0);
+		char *want1 = xasprintf("mbox:%llu", (unsigned long long)from1);
+		what = xasprintf("placed (%s): the second right after it",
+				 pcases[c].what);
+		tap_ok(ok && in[1].start == from1 &&
+			   strcmp(in[1].location, want1) == 0,
+		       what);
+		free(what);
+		free(want1);
+		what = xasprintf("placed (%s): the mbox is untouched before "
+				 "commit",
+				 pcases[c].what);
+		tap_ok(file_size(path) == (off_t)old_len, what);
+		free(what);
+
+		ok = ok && s->ops->commit(s, &err) == 0;
+		char *got = read_all(path, &len);
+		what = xasprintf("placed (%s): after commit, the old bytes, "
+				 "the newlines, the two messages",
+				 pcases[c].what);
+		tap_ok(ok && got != NULL && len == from1 + in[1].disk_size &&
+			   memcmp(got, pcases[c].old, old_len) == 0 &&
+			   memcmp(got + old_len, "\n\n", pcases[c].sep) == 0 &&
+			   got[len - 2] == '\n' && got[len - 1] == '\n',
+		       what);
+		free(what);
+		for (size_t i = 0; ok && i < 2; i++) {
+			uint64_t at = i == 0 ? from0 : from1;
+			char hash[65];
+			file_hash(path, at, (int64_t)in[i].disk_size, hash);
+			what = xasprintf("placed (%s): message %zu: \"From \" "
+					 "at its location, size and hash "
+					 "match the disk",
+					 pcases[c].what, i + 1);
+			tap_ok(len >= at + 5 &&
+				   memcmp(got + at, "From ", 5) == 0 &&
+				   strcmp(hash, in[i].disk_hash) == 0 &&
+				   strlen(hash) == 64,
+			       what);
+			free(what);
+		}
+		free(got);
+		intents_clear(in, 2);
+		s->ops->close(&s);
+		free(path);
+	}
+}
+
+static void test_hash_range(const char *dir)
+{
+	static const char empty[] =
+	    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+	static const char abc[] =
+	    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+	static const struct {
+		uint64_t off, len;
+		const char *want; /* NULL: -1 with ENODATA */
+		const char *what;
+	} cases[] = {
+	    {0, 3, abc, "\"abc\""},	  {3, 3, abc, "\"abc\" at an offset"},
+	    {0, 0, empty, "nothing"},	  {6, 0, empty, "nothing, at the end"},
+	    {4, 3, NULL, "past the end"}, {100, 1, NULL, "far past the end"},
+	};
+	char *path = xasprintf("%s/hashme", dir);
+	char out[65];
+
+	write_file(path, S("abcabc"));
+	int fd = open(path, O_RDONLY);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *what = xasprintf("sink_hash_range: %s", cases[i].what);
+		errno = 0;
+		int r = sink_hash_range(fd, cases[i].off, cases[i].len, out);
+		if (cases[i].want != NULL)
+			tap_str(r == 0 ? out : NULL, cases[i].want, what);
+		else
+			tap_ok(r == -1 && errno == ENODATA, what);
+		free(what);
+	}
+	close(fd);
+	/* Across many reads: the standard million 'a's. */
+	size_t n = 1000000;
+	char *as = xmalloc(n);
+	memset(as, 'a', n);
+	write_file(path, as, n);
+	file_hash(path, 0, (int64_t)n, out);
+	tap_str(
+	    out,
+	    "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0",
+	    "sink_hash_range: a million 'a's");
+	free(as);
+	free(path);
+}
+
+/* Commits msg1 and msg2 into a new mbox at PATH after bytes without a
+ * final newline, and fills IN[2] with their journal entries. */
+static void journalled(const char *path, struct sink_intent in[2])
+{
+	struct sink *s = NULL;
+	char *err = NULL;
+
+	write_file(path, S("From a Thu Jan  1 00:00:00 1970\nold"));
+	sink_mbox_ops.open(NULL, path, 0, &s, &err);
+	if (stage_meta(s, NULL, msg1, sizeof(msg1) - 1, 100) != 0 ||
+	    stage_meta(s, NULL, msg2, sizeof(msg2) - 1, 100) != 0 ||
+	    intents_from_placed(s, in, 2) != 2 ||
+	    s->ops->commit(s, &err) != 0) {
+		printf("# journalled %s: %s\n", path, err);
+		exit(99);
+	}
+	s->ops->close(&s);
+}
+
+/* What the crash (or someone after it) left of the batch. */
+enum mb_op {
+	MB_KEEP,	/* both messages whole */
+	MB_CUT_LAST,	/* the file ends inside the second */
+	MB_CUT_FIRST,	/* the file ends inside the first */
+	MB_CUT_SEP,	/* only one of the newlines before the first */
+	MB_FLIP_LAST,	/* a byte of the second differs */
+	MB_CUT_FOREIGN, /* ends inside, but no From_ line where ours is */
+	MB_SHORT,	/* shorter than where the batch started */
+	MB_OTHER,	/* none of ours; another program's shorter message */
+	MB_GONE,	/* no mbox at all */
+};
+
+/* The file's length after recovery: as the op left it, or cut back to
+ * where a message's bytes start; NONE: no file. */
+enum mb_len { MB_LEN_SAME, MB_LEN_START0, MB_LEN_START1, MB_LEN_NONE };
+
+static const struct {
+	const char *what;
+	enum mb_op op;
+	enum sink_found want[2];
+	enum mb_len len;
+} mcases[] = {
+    {"both whole", MB_KEEP, {SINK_FOUND, SINK_FOUND}, MB_LEN_SAME},
+    {"the file ends inside the last message",
+     MB_CUT_LAST,
+     {SINK_FOUND, SINK_ABSENT},
+     MB_LEN_START1},
+    {"the file ends inside the first message",
+     MB_CUT_FIRST,
+     {SINK_ABSENT, SINK_ABSENT},
+     MB_LEN_START0},
+    {"only a blank line was written",
+     MB_CUT_SEP,
+     {SINK_ABSENT, SINK_ABSENT},
+     MB_LEN_START0},
+    {"one byte of the last message differs",
+     MB_FLIP_LAST,
+     {SINK_FOUND, SINK_FOREIGN},
+     MB_LEN_SAME},
+    {"cut short, but not our From_ line",
+     MB_CUT_FOREIGN,
+     {SINK_FOUND, SINK_FOREIGN},
+     MB_LEN_SAME},
+    {"shorter than the batch's start",
+     MB_SHORT,
+     {SINK_ABSENT, SINK_ABSENT},
+     MB_LEN_SAME},
+    {"another program appended a shorter message where ours was to be",
+     MB_OTHER,
+     {SINK_FOREIGN, SINK_ABSENT},
+     MB_LEN_SAME},
+    {"the mbox is gone", MB_GONE, {SINK_ABSENT, SINK_ABSENT}, MB_LEN_NONE},
+};
+
+static void flip_byte(const char *path, uint64_t at)
+{
+	int fd = open(path, O_RDWR);
+	char c = 0;
+	if (fd < 0 || pread(fd, &c, 1, (off_t)at) != 1)
+		exit(99);
+	c ^= 0x01;
+	if (pwrite(fd, &c, 1, (off_t)at) != 1 || close(fd) < 0)
+		exit(99);
+}
+
+static void cut(const char *path, uint64_t len)
+{
+	if (truncate(path, (off_t)len) < 0) {
+		perror(path);
+		exit(99);
+	}
+}
+
+static void apply_mb_op(const char *path, enum mb_op op,
+			const struct sink_intent in[2])
+{
+	uint64_t from0 = in[0].start + 2, from1 = in[1].start;
+
+	switch (op) {
+	case MB_KEEP:
+		break;
+	case MB_CUT_LAST:
+		cut(path, from1 + in[1].disk_size / 2);
+		break;
+	case MB_CUT_FIRST:
+		cut(path, from0 + in[0].disk_size / 2);
+		break;
+	case MB_CUT_SEP:
+		cut(path, in[0].start + 1);
+		break;
+	case MB_FLIP_LAST:
+		flip_byte(path, from1 + in[1].disk_size / 2);
+		break;
+	case MB_CUT_FOREIGN:
+		cut(path, from1 + in[1].disk_size / 2);
+		flip_byte(path, from1);
+		break;
+	case MB_SHORT:
+		cut(path, in[0].start - 1);
+		break;
+	case MB_OTHER: {
+		/* A crash before the append; then an MDA delivered, with a
+		 * well-formed From_ line where ours would have been. */
+		static const char other[] =
+		    "\n\nFrom other@example.org Mon Jan  2 03:04:05 2023\n"
+		    "Subject: x\n\nshort\n\n";
+		cut(path, in[0].start);
+		int fd = open(path, O_WRONLY | O_APPEND);
+		if (fd < 0 || write(fd, other, sizeof(other) - 1) !=
+				  (ssize_t)(sizeof(other) - 1) ||
+		    close(fd) < 0)
+			exit(99);
+		break;
+	}
+	case MB_GONE:
+		unlink(path);
+		break;
+	}
+}
+
+static void test_recover(const char *dir)
+{
+	for (size_t c = 0; c < sizeof(mcases) / sizeof(mcases[0]); c++) {
+		char *path = xasprintf("%s/recover%zu", dir, c);
+		char *lock = xasprintf("%s.lock", path);
+		struct sink_intent in[2];
+		char *err = NULL;
+		size_t before_len, after_len;
+
+		journalled(path, in);
+		apply_mb_op(path, mcases[c].op, in);
+		char *before = read_all(path, &before_len);
+		int r = sink_mbox_ops.recover(NULL, path, in, 2, &err);
+		char *what = xasprintf("recover (%s): returns 0, no lock left",
+				       mcases[c].what);
+		tap_ok(r == 0 && !exists(lock), what);
+		free(what);
+		if (r != 0)
+			printf("# %s\n", err);
+		free(err);
+		for (size_t i = 0; i < 2; i++) {
+			bool foreign = mcases[c].want[i] == SINK_FOREIGN;
+			what =
+			    xasprintf("recover (%s): message %zu is %s",
+				      mcases[c].what, i + 1,
+				      mcases[c].want[i] == SINK_FOUND ? "found"
+				      : foreign ? "foreign"
+						: "absent");
+			tap_ok(in[i].found == mcases[c].want[i] &&
+				   (in[i].note != NULL) == foreign &&
+				   in[i].moved_to == NULL,
+			       what);
+			if (in[i].note != NULL)
+				printf("# %s\n", in[i].note);
+			free(what);
+		}
+		char *after = read_all(path, &after_len);
+		size_t want_len = mcases[c].len == MB_LEN_START0   ? in[0].start
+				  : mcases[c].len == MB_LEN_START1 ? in[1].start
+								   : before_len;
+		what = xasprintf("recover (%s): %s", mcases[c].what,
+				 mcases[c].len == MB_LEN_SAME
+				     ? "the file is left as it was"
+				 : mcases[c].len == MB_LEN_NONE
+				     ? "no file is made"
+				     : "cut back to where our bytes start");
+		if (mcases[c].len == MB_LEN_NONE)
+			tap_ok(after == NULL && !exists(path), what);
+		else
+			tap_ok(after != NULL && before != NULL &&
+				   want_len <= before_len &&
+				   after_len == want_len &&
+				   memcmp(after, before, want_len) == 0,
+			       what);
+		free(what);
+		free(after);
+		free(before);
+		intents_clear(in, 2);
+		free(lock);
+		free(path);
+	}
+}
+
+/* recover takes the mbox's locks: held by another, it settles nothing. */
+static void test_recover_locked(const char *dir)
+{
+	char *path = xasprintf("%s/recover-locked", dir);
+	char *lock = xasprintf("%s.lock", path);
+	char *want =
+	    xasprintf("mbox %s: locked by another program (%s)", path, lock);
+	struct sink_intent in[2];
+	struct sink *other = NULL;
+	char *err = NULL, pid[32];
+	size_t before_len, len;
+
+	journalled(path, in);
+	char *before = read_all(path, &before_len);
+	sink_mbox_ops.open(NULL, path, 0, &other, &err);
+	char *loc = deliver(other, S("Subject: o\n\nother\n"), 100);
+	tap_ok(loc != NULL && sink_mbox_ops.recover(NULL, path, in, 2, &err) ==
+				  SINK_LOCKED,
+	       "recover: another sink holds the lock: SINK_LOCKED");
+	tap_str(err, want, "recover: the error says who holds it");
+	free(err);
+	err = NULL;
+	tap_ok(in[0].found == SINKTEST_UNSET && in[1].found == SINKTEST_UNSET,
+	       "recover: nothing is settled");
+	free(loc);
+	other->ops->rollback(other);
+	other->ops->close(&other);
+
+	snprintf(pid, sizeof(pid), "%ld\n", (long)getppid());
+	write_file(lock, pid, strlen(pid));
+	tap_ok(sink_mbox_ops.recover(NULL, path, in, 2, &err) == SINK_LOCKED,
+	       "recover: a dotlock of a live process: SINK_LOCKED");
+	free(err);
+	err = NULL;
+	char *got = read_all(lock, &len);
+	char *after = read_all(path, &len);
+	tap_ok(got != NULL && strcmp(got, pid) == 0 && after != NULL &&
+		   len == before_len && memcmp(after, before, len) == 0,
+	       "recover: the dotlock and the mbox are left alone");
+	free(got);
+	free(after);
+	unlink(lock);
+
+	free((char *)in[0].location);
+	in[0].location = xstrdup("mbox:x12");
+	tap_ok(sink_mbox_ops.recover(NULL, path, in, 1, &err) == -1 &&
+		   err != NULL && strstr(err, "bad place \"mbox:x12\"") != NULL,
+	       "recover: a journalled place that is no offset is an error");
+	free(err);
+	intents_clear(in, 2);
+	free(before);
+	free(want);
+	free(lock);
+	free(path);
+}
+
 int main(void)
 {
 	char *dir = make_tmpdir();
@@ -816,6 +1296,7 @@ int main(void)
 	test_run(dir);
 	test_abort(dir);
 	test_rollback(dir);
+	test_failed_commit(dir);
 	test_separator(dir);
 	test_empty_message(dir);
 	test_big_header(dir);
@@ -825,6 +1306,10 @@ int main(void)
 	test_replaced(dir);
 	test_open_errors(dir);
 	test_meta_date(dir);
+	test_placed(dir);
+	test_hash_range(dir);
+	test_recover(dir);
+	test_recover_locked(dir);
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	free(dir);
 	return tap_done();

@@ -186,12 +186,33 @@ static struct sink *open_mda(const char *cmd, bool shell, bool from_line,
 	return sink;
 }
 
-/* Runs one message through; returns end()'s result, *err_r its text. */
+/* Returns how many messages prepare lists, all of them "mda"; -1 if
+ * prepare fails or another location is listed. */
+static long placed_mda(struct sink *s)
+{
+	const struct sink_placed *pl = NULL;
+	size_t n = 0;
+	char *err = NULL;
+
+	if (s->ops->prepare(s, &pl, &n, &err) != 0) {
+		printf("# prepare: %s\n", err);
+		free(err);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(pl[i].location, "mda") != 0 || pl[i].start != 0 ||
+		    pl[i].disk_size != 0 || pl[i].disk_hash[0] != '\0')
+			return -1;
+	return (long)n;
+}
+
+/* Runs one message through; returns end()'s result, *err_r its text.
+ * prepare must list the message when it was delivered, and only then. */
 static int run_one(struct sink *s, const char *msg, size_t len, size_t chunk,
 		   char **err_r)
 {
-	char *loc = NULL;
 	struct sink_meta meta = {.date = 86400 * 365};
+	long before = placed_mda(s);
 
 	*err_r = NULL;
 	if (s->ops->begin(s, &meta, err_r) < 0)
@@ -201,11 +222,14 @@ static int run_one(struct sink *s, const char *msg, size_t len, size_t chunk,
 		if (s->ops->write(s, msg + i, n, err_r) < 0)
 			return -8;
 	}
-	int r = s->ops->end(s, &loc, err_r);
-	if (r == 0) {
-		tap_str(loc, "mda", "end: location is \"mda\"");
-		free(loc);
-	}
+	int r = s->ops->end(s, err_r);
+	long after = placed_mda(s);
+	if (r == 0)
+		tap_ok(before >= 0 && after == before + 1,
+		       "prepare lists the delivered message as \"mda\"");
+	else
+		tap_ok(before >= 0 && after == before,
+		       "prepare does not list an undelivered message");
 	return r;
 }
 
@@ -225,13 +249,15 @@ static void test_deliver(const char *dir)
 	struct sink *s = open_mda(cmd, false, false, 10);
 	char *err = NULL, *args = NULL;
 	size_t len = 0;
+	long delivered = 0;
 
 	for (size_t chunk = 1; s != NULL && chunk <= sizeof(msg); chunk *= 7) {
 		char what[80];
 		snprintf(what, sizeof(what), "deliver in %zu-byte chunks",
 			 chunk);
-		tap_ok(run_one(s, msg, sizeof(msg) - 1, chunk, &err) == 0,
-		       what);
+		int r = run_one(s, msg, sizeof(msg) - 1, chunk, &err);
+		delivered += r == 0;
+		tap_ok(r == 0, what);
 		if (err != NULL)
 			printf("# %s\n", err);
 		free(err);
@@ -245,7 +271,17 @@ static void test_deliver(const char *dir)
 	tap_str(args, "joe\nacct\nbounce@example.org\n%\n",
 		"%u %a %f %% arrive as arguments");
 	free(args);
+	tap_ok(s != NULL && delivered == 3 && placed_mda(s) == delivered,
+	       "prepare lists the three delivered messages");
 	tap_ok(s != NULL && s->ops->commit(s, &err) == 0, "commit: no-op");
+	tap_ok(s != NULL && placed_mda(s) == 0,
+	       "after commit prepare lists nothing");
+	if (s != NULL && run_one(s, msg, sizeof(msg) - 1, 64, &err) == 0)
+		s->ops->rollback(s);
+	free(err);
+	err = NULL;
+	tap_ok(s != NULL && placed_mda(s) == 0,
+	       "after rollback prepare lists nothing");
 	if (s != NULL)
 		s->ops->close(&s);
 	free(cmd);
@@ -345,6 +381,9 @@ static void test_failures(void)
 
 static void test_open_errors(void)
 {
+	tap_ok(sink_mda_ops.recover == NULL,
+	       "no recover: what an MDA delivered is not journalled");
+
 	struct sink *s = NULL;
 	char *err = NULL;
 

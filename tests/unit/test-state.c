@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: ISC */
-/* The state database: seen records, IMAP folder rows, and the content
- * lookup that re-keys messages after a UIDVALIDITY change. */
+/* The state database: seen records, IMAP folder rows, the content lookup
+ * that re-keys messages after a UIDVALIDITY change, the deleting mark,
+ * the delivery journal, and the upgrade of an older database. */
 #include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "state.h"
 #include "tap.h"
@@ -159,6 +162,235 @@ static void test_rekey(struct state *st)
 	free(err);
 }
 
+/* Sets *deleting_r to what state_lookup says about KEY; returns whether
+ * it is seen, false on error too. */
+static bool lookup(struct state *st, const struct state_key *key,
+		   bool *deleting_r)
+{
+	char *err = NULL;
+	bool seen = false;
+
+	*deleting_r = true; /* must be cleared when not deleting */
+	if (state_lookup(st, key, &seen, deleting_r, &err) < 0) {
+		printf("# %s\n", err);
+		free(err);
+		return false;
+	}
+	return seen;
+}
+
+static void test_deleting(struct state *st)
+{
+	struct state_record r[2] = {rec("Del", 7, "1", "d1", "new/d1"),
+				    rec("Del", 7, "2", "d2", "new/d2")};
+	struct state_key unknown = r[0].key;
+	char *err = NULL;
+	bool deleting, seen = false;
+
+	unknown.uid = "3";
+	state_record_batch(st, r, 2, &err);
+	tap_ok(lookup(st, &r[0].key, &deleting) && !deleting,
+	       "lookup: a recorded message is not being deleted");
+	tap_ok(!lookup(st, &unknown, &deleting) && !deleting,
+	       "lookup: an unknown message is neither seen nor deleting");
+	tap_ok(state_mark_deleting(st, &r[0].key, 1, &err) == 0,
+	       "mark one message deleting");
+	tap_ok(lookup(st, &r[0].key, &deleting) && deleting,
+	       "lookup: now it is being deleted");
+	tap_ok(lookup(st, &r[1].key, &deleting) && !deleting,
+	       "lookup: the other one is not");
+	tap_ok(state_mark_deleting(st, &unknown, 1, &err) == 0 &&
+		   !lookup(st, &unknown, &deleting) && !deleting,
+	       "marking an unknown message records nothing");
+	tap_ok(state_lookup(st, &r[0].key, &seen, NULL, &err) == 0 && seen,
+	       "lookup: deleting_r may be NULL");
+	free(err);
+}
+
+/* A journal entry for account "j": target, location, start. */
+static struct state_intent intent(const char *uid, const char *target,
+				  const char *location, uint64_t start)
+{
+	struct state_intent in = {
+	    .rec = rec("INBOX", 42, uid, "", location),
+	    .start = start,
+	    .disk_size = 1000 + start,
+	};
+	in.rec.key.account = "j";
+	in.rec.key.size = 300 + start;
+	in.rec.archived_size = 200 + start;
+	in.rec.target = target;
+	in.rec.first_archived = 1700000000 + (time_t)start;
+	snprintf(in.rec.hash, sizeof(in.rec.hash), "hash-%s", uid);
+	snprintf(in.rec.header_hash, sizeof(in.rec.header_hash), "hdr-%s", uid);
+	snprintf(in.disk_hash, sizeof(in.disk_hash), "disk-%s", uid);
+	return in;
+}
+
+static bool same_intent(const struct state_intent *a,
+			const struct state_intent *b)
+{
+	const struct state_record *x = &a->rec, *y = &b->rec;
+
+	return strcmp(x->key.account, y->key.account) == 0 &&
+	       strcmp(x->key.folder, y->key.folder) == 0 &&
+	       x->key.uidvalidity == y->key.uidvalidity &&
+	       strcmp(x->key.uid, y->key.uid) == 0 &&
+	       x->key.size == y->key.size &&
+	       x->archived_size == y->archived_size &&
+	       strcmp(x->hash, y->hash) == 0 &&
+	       strcmp(x->header_hash, y->header_hash) == 0 &&
+	       strcmp(x->target, y->target) == 0 &&
+	       strcmp(x->location, y->location) == 0 &&
+	       x->first_archived == y->first_archived && a->start == b->start &&
+	       a->disk_size == b->disk_size &&
+	       strcmp(a->disk_hash, b->disk_hash) == 0;
+}
+
+/* Do the journal entries of account "j" equal WANT[IDX[0..N-1]]? */
+static bool journal_is(struct state *st, const struct state_intent *want,
+		       const size_t *idx, size_t n)
+{
+	struct state_intent *got = NULL;
+	size_t n_got = 0;
+	char *err = NULL;
+	bool ok;
+
+	if (state_intents(st, "j", &got, &n_got, &err) < 0) {
+		printf("# %s\n", err);
+		free(err);
+		return false;
+	}
+	ok = n_got == n;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = same_intent(&got[i], &want[idx[i]]);
+	if (!ok)
+		printf("# %zu journal entries, %zu expected\n", n_got, n);
+	state_intents_free(&got, n_got);
+	return ok;
+}
+
+static void test_journal(struct state **st)
+{
+	/* Written out of order: read back by target, then start. */
+	const struct state_intent in[3] = {
+	    intent("11", "mbox:/var/mail/j", "mbox:5000", 4998),
+	    intent("12", "maildir:/m", "new/x,S=3", 0),
+	    intent("13", "mbox:/var/mail/j", "mbox:100", 100),
+	};
+	static const size_t all[] = {1, 2, 0}, two[] = {2, 0}, one[] = {2};
+	struct state_intent *got = NULL;
+	size_t n = 9;
+	char *err = NULL;
+	bool seen = false;
+
+	tap_ok(state_intents(*st, "j", &got, &n, &err) == 0 && n == 0,
+	       "journal: empty at first");
+	state_intents_free(&got, n);
+	tap_ok(state_intend_batch(*st, in, 3, &err) == 0,
+	       "journal: three entries written");
+	tap_ok(journal_is(*st, in, all, 3),
+	       "journal: read back by target then start, every field intact");
+	tap_ok(state_intents(*st, "a", &got, &n, &err) == 0 && n == 0,
+	       "journal: entries are per account");
+	state_intents_free(&got, n);
+	tap_ok(state_is_seen(*st, &in[0].rec.key, &seen, &err) == 0 && !seen,
+	       "journal: an entry is not a seen record");
+	tap_ok(state_record_batch(*st, &in[1].rec, 1, &err) == 0 &&
+		   state_is_seen(*st, &in[1].rec.key, &seen, &err) == 0 && seen,
+	       "journal: recording a message");
+	tap_ok(journal_is(*st, in, two, 2), "journal: closes its entry");
+	tap_ok(state_unintend_batch(*st, &in[0].rec.key, 1, &err) == 0 &&
+		   journal_is(*st, in, one, 1),
+	       "journal: unintend drops an entry");
+	tap_ok(state_is_seen(*st, &in[0].rec.key, &seen, &err) == 0 && !seen,
+	       "journal: and records nothing");
+	state_close(st);
+	tap_ok(state_open(path, st, &err) == 0 && journal_is(*st, in, one, 1),
+	       "journal: the rest is there after reopening");
+	tap_ok(state_unintend_batch(*st, &in[2].rec.key, 1, &err) == 0 &&
+		   journal_is(*st, in, NULL, 0),
+	       "journal: empty again");
+	free(err);
+}
+
+/* A database of mailhaul 0.x (user_version 2, no seen.deleting) is
+ * upgraded when opened. */
+static void test_upgrade(void)
+{
+	static const char v2[] =
+	    "CREATE TABLE seen (account TEXT NOT NULL, folder TEXT NOT NULL,"
+	    " uidvalidity INTEGER NOT NULL, uid TEXT NOT NULL,"
+	    " size INTEGER NOT NULL, archived_size INTEGER NOT NULL,"
+	    " hash TEXT NOT NULL, header_hash TEXT NOT NULL,"
+	    " target TEXT NOT NULL, location TEXT NOT NULL,"
+	    " first_archived INTEGER NOT NULL,"
+	    " PRIMARY KEY (account, folder, uidvalidity, uid, size))"
+	    " WITHOUT ROWID;"
+	    "CREATE INDEX seen_content ON seen (account, folder, hash);"
+	    "CREATE TABLE folders (account TEXT NOT NULL,"
+	    " folder TEXT NOT NULL, uidvalidity INTEGER NOT NULL,"
+	    " uidnext INTEGER NOT NULL, highest_uid INTEGER NOT NULL,"
+	    " clean INTEGER NOT NULL, PRIMARY KEY (account, folder))"
+	    " WITHOUT ROWID;"
+	    "INSERT INTO seen VALUES ('old', 'INBOX', 5, '9', 100, 98, 'oh',"
+	    " 'hh', 'maildir:/m', 'new/old', 1000);"
+	    "PRAGMA user_version = 2;";
+	char *old = xasprintf("%s/v2.db", dir);
+	struct state_key key = {.account = "old",
+				.folder = "INBOX",
+				.uidvalidity = 5,
+				.uid = "9",
+				.size = 100};
+	struct state_key other = key;
+	struct state *st = NULL;
+	sqlite3 *db = NULL;
+	char *err = NULL;
+	bool deleting;
+	uint64_t n = 0;
+
+	other.uid = "10";
+	if (sqlite3_open(old, &db) != SQLITE_OK ||
+	    sqlite3_exec(db, v2, NULL, NULL, NULL) != SQLITE_OK) {
+		printf("# %s: %s\n", old, sqlite3_errmsg(db));
+		exit(99);
+	}
+	sqlite3_close(db);
+	tap_ok(state_open(old, &st, &err) == 0,
+	       "upgrade: a version 2 database opens");
+	if (st == NULL) {
+		printf("# %s\n", err);
+		free(err);
+		free(old);
+		return;
+	}
+	tap_ok(lookup(st, &key, &deleting) && !deleting,
+	       "upgrade: its record is seen, not deleting");
+	tap_ok(!lookup(st, &other, &deleting), "upgrade: nothing else is seen");
+	tap_ok(state_mark_deleting(st, &key, 1, &err) == 0 &&
+		   lookup(st, &key, &deleting) && deleting,
+	       "upgrade: the deleting mark works");
+	struct state_intent in = intent("20", "maildir:/m", "new/y", 0);
+	tap_ok(state_intend_batch(st, &in, 1, &err) == 0 &&
+		   journal_is(st, &in, (const size_t[]){0}, 1),
+	       "upgrade: the journal works");
+	tap_ok(state_count(st, "old", &n, &err) == 0 && n == 1,
+	       "upgrade: the old record is kept");
+	state_close(&st);
+	sqlite3_stmt *q = NULL;
+	int version = -1;
+	if (sqlite3_open(old, &db) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL) ==
+		SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		version = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	tap_ok(version == 3, "upgrade: the database says version 3");
+	free(err);
+	free(old);
+}
+
 int main(void)
 {
 	struct state *st = NULL;
@@ -176,9 +408,12 @@ int main(void)
 	test_seen(st);
 	test_folders(st);
 	test_rekey(st);
+	test_deleting(st);
+	test_journal(&st);
 	state_close(&st);
 	tap_ok(state_open(path, &st, &err) == 0, "open it again");
 	state_close(&st);
+	test_upgrade();
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
