@@ -63,6 +63,9 @@ struct session {
 	uint64_t pending_deletes;     /* marked, removed only at close */
 	/* progress */
 	uint64_t total_msgs, total_bytes, done_msgs, done_bytes, shown_bytes;
+	bool cb_failed;               /* a fetch callback failed (and said
+				       * why): the fetch's own error is
+				       * only its echo */
 	char *error;                  /* first failure, if any */
 };
 
@@ -240,7 +243,7 @@ fail:
 
 /* --- streaming callbacks --- */
 
-static int on_begin(void *ctx, size_t i)
+static int begin_message(void *ctx, size_t i)
 {
 	struct session *s = ctx;
 	const struct source_msg *m = &s->listing->msgs[i];
@@ -284,7 +287,7 @@ static void header_feed(struct session *s, const char *p, size_t len)
 	EVP_DigestUpdate(s->header_hash, p, i);
 }
 
-static int on_data(void *ctx, size_t i, const void *buf, size_t len)
+static int message_data(void *ctx, size_t i, const void *buf, size_t len)
 {
 	struct session *s = ctx;
 	char *err = NULL;
@@ -354,7 +357,7 @@ static int rekey_match(struct session *s, struct state_record *r)
 	return 1;
 }
 
-static int on_end(void *ctx, size_t i)
+static int end_message(void *ctx, size_t i)
 {
 	struct session *s = ctx;
 	const struct source_msg *m = &s->listing->msgs[i];
@@ -416,6 +419,30 @@ static int on_drop(void *ctx, size_t i, const char *why)
 		    xasprintf("message %s not archived: %s",
 			      s->listing->msgs[i].uid, why));
 	return 0;
+}
+
+/* A callback that fails has said why: the source's echo of it ("delivery
+ * failed") is not a second error. */
+static int cb_result(struct session *s, int f)
+{
+	if (f != 0)
+		s->cb_failed = true;
+	return f;
+}
+
+static int on_begin(void *ctx, size_t i)
+{
+	return cb_result(ctx, begin_message(ctx, i));
+}
+
+static int on_data(void *ctx, size_t i, const void *buf, size_t len)
+{
+	return cb_result(ctx, message_data(ctx, i, buf, len));
+}
+
+static int on_end(void *ctx, size_t i)
+{
+	return cb_result(ctx, end_message(ctx, i));
 }
 
 static const struct source_fetch_cb session_fetch_cb = {
@@ -538,10 +565,11 @@ static int fetch_planned(struct session *s, const size_t *fetch, size_t n)
 		s->sink->ops->abort(s->sink);
 		s->in_msg = false;
 	}
-	if (r < 0)
+	if (r < 0 && !s->cb_failed)
 		folder_fail(s, f != UTIL_FAIL_NONE ? f : UTIL_FAIL_TEMP, err);
 	else
 		free(err);
+	s->cb_failed = false;
 	if (batch_flush(s) != 0 || r < 0)
 		return -1;
 	if (s->res->new_msgs + s->res->rekeyed - before < n) {
