@@ -391,38 +391,85 @@ static bool dotlock_stale(const char *path)
 	return time(NULL) - st.st_mtime >= DOTLOCK_STALE_SECS;
 }
 
-/* Returns 0 when locked, 1 when another holder has it, -1 on error. */
-static int lock_dot(struct mbox *m, char **err_r)
+/* Creates the dotlock at PATH already holding our pid: a file made with
+ * O_TMPFILE, written, then linked into place, so that no crash ever
+ * leaves a dotlock without a pid (which others could only take for stale
+ * after minutes).  Returns 0 when created, 1 when PATH exists, -1 with
+ * errno, or 2 when the file system cannot do it (no O_TMPFILE, no /proc):
+ * then the caller falls back to O_EXCL. */
+static int dotlock_link(const char *path, const char *pid, size_t len)
 {
-	int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
-	int fd = open(m->lock_path, flags, 0600);
-	if (fd < 0 && errno == EEXIST && dotlock_stale(m->lock_path)) {
-		unlink(m->lock_path);
-		fd = open(m->lock_path, flags, 0600);
-	}
-	if (fd < 0 && errno == EEXIST)
-		return 1;
+#ifdef O_TMPFILE
+	char *dir = util_parent_dir(path);
+	int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	free(dir);
 	if (fd < 0)
-		goto fail;
-	char pid[32];
-	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	int w = util_write_all(fd, pid, (size_t)n);
+		return errno == EISDIR || errno == EOPNOTSUPP || errno == EINVAL
+			   ? 2
+			   : -1;
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	int r = util_write_all(fd, pid, len);
+	if (r == 0)
+		r = linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+	int e = errno;
+	close(fd);
+	errno = e;
+	if (r == 0)
+		return 0;
+	if (e == EEXIST)
+		return 1;
+	return e == ENOENT && access(proc, F_OK) < 0 ? 2 : -1;
+#else
+	(void)path;
+	(void)pid;
+	(void)len;
+	return 2;
+#endif
+}
+
+/* The other way: O_EXCL, then the pid. */
+static int dotlock_excl(const char *path, const char *pid, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errno == EEXIST ? 1 : -1;
+	int w = util_write_all(fd, pid, len);
 	int e = errno;
 	if (close(fd) < 0 && w == 0) {
 		w = -1;
 		e = errno;
 	}
 	if (w < 0) {
-		unlink(m->lock_path);
+		unlink(path);
 		errno = e;
-		goto fail;
+		return -1;
 	}
-	m->dot_held = true;
 	return 0;
-fail:
-	*err_r = xasprintf("mbox %s: dotlock %s: %s", m->path, m->lock_path,
-			   strerror(errno));
-	return -1;
+}
+
+/* Returns 0 when locked, 1 when another holder has it, -1 on error. */
+static int lock_dot(struct mbox *m, char **err_r)
+{
+	char pid[32];
+	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	int r = 1;
+
+	for (int i = 0; i < 2 && r == 1; i++) {
+		if (i > 0 && !dotlock_stale(m->lock_path))
+			break;
+		if (i > 0)
+			unlink(m->lock_path);
+		r = dotlock_link(m->lock_path, pid, (size_t)n);
+		if (r == 2)
+			r = dotlock_excl(m->lock_path, pid, (size_t)n);
+	}
+	if (r == 0)
+		m->dot_held = true;
+	if (r < 0)
+		*err_r = xasprintf("mbox %s: dotlock %s: %s", m->path,
+				   m->lock_path, strerror(errno));
+	return r;
 }
 
 static void mbox_unlock(struct mbox *m)
