@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -379,4 +380,99 @@ void util_str_add(struct util_str *s, const char *data, size_t n)
 	memcpy(s->p + s->len, data, n);
 	s->len += n;
 	s->p[s->len] = '\0';
+}
+
+/* Reads the digits at *P into *N, moving *P past them.  0, or -1 with
+ * *why_r: no digit, or more than UINT64_MAX. */
+static int parse_digits(const char **p, uint64_t *n, const char **why_r)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+
+	if (*s < '0' || *s > '9') {
+		*why_r = "expected a number";
+		return -1;
+	}
+	for (; *s >= '0' && *s <= '9'; s++) {
+		unsigned d = (unsigned)(*s - '0');
+		if (v > (UINT64_MAX - d) / 10) {
+			*why_r = "number too large";
+			return -1;
+		}
+		v = v * 10 + d;
+	}
+	*p = s;
+	*n = v;
+	return 0;
+}
+
+/* Sets *r to A * B + C, or says it is too large. */
+static int mul_add(uint64_t a, uint64_t b, uint64_t c, uint64_t *r,
+		   const char **why_r)
+{
+	if (b != 0 && a > (UINT64_MAX - c) / b) {
+		*why_r = "value too large";
+		return -1;
+	}
+	*r = a * b + c;
+	return 0;
+}
+
+int util_parse_duration(const char *s, uint64_t *secs_r, const char **why_r)
+{
+	static const struct {
+		char unit;
+		uint64_t secs;
+	} units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400},
+		     {'w', 7 * 86400}};
+	uint64_t total = 0, n = 0;
+	const char *p = s;
+
+	if (strcmp(s, "0") == 0) {
+		*secs_r = 0;
+		return 0;
+	}
+	do {
+		if (parse_digits(&p, &n, why_r) < 0)
+			return -1;
+		size_t k = 0;
+		while (k < sizeof(units) / sizeof(units[0]) &&
+		       units[k].unit != *p)
+			k++;
+		if (k == sizeof(units) / sizeof(units[0])) {
+			*why_r = *p == '\0' ? "missing unit (s, m, h, d or w)"
+					    : "unknown unit (s, m, h, d or w)";
+			return -1;
+		}
+		p++;
+		if (mul_add(n, units[k].secs, total, &total, why_r) < 0)
+			return -1;
+	} while (*p != '\0');
+	*secs_r = total;
+	return 0;
+}
+
+int util_parse_size(const char *s, uint64_t *bytes_r, const char **why_r)
+{
+	static const char units[] = "kmgt";
+	const char *p = s;
+	uint64_t n = 0, mult = 1;
+
+	if (parse_digits(&p, &n, why_r) < 0)
+		return -1;
+	if (*p != '\0') {
+		const char *u = strchr(units, tolower((unsigned char)*p));
+		if (u != NULL) {
+			for (const char *q = units; q <= u; q++)
+				mult *= 1024;
+			p++;
+		}
+		if (*p == 'B' || *p == 'b')
+			p++;
+		if (*p != '\0') {
+			*why_r = "unknown unit (K, M, G or T)";
+			return -1;
+		}
+	}
+	return mul_add(n, mult, 0, bytes_r, why_r);
 }

@@ -103,4 +103,16 @@ int64_t util_now_ms(void);
 /* Lowercase hex of LEN bytes into OUT (2*LEN+1 bytes). */
 void util_hex(const unsigned char *in, size_t len, char *out);
 
+/* Option values (the retention rules of the configuration).
+ *
+ * A duration: one or more NUMBER UNIT groups, the units s, m, h, d, w
+ * (seconds, minutes, hours, days, weeks): "30d", "1w3d", "90m"; "0" is
+ * zero.  A size: a number of bytes, or a number with K, M, G or T
+ * (1024-based, either case, an optional "B" after): "500M", "25MB",
+ * "4096".  Both: no blanks, no signs, no fractions, nothing after.
+ * Return 0 with *r set, or -1 with *why_r (static text) saying what is
+ * wrong. */
+int util_parse_duration(const char *s, uint64_t *secs_r, const char **why_r);
+int util_parse_size(const char *s, uint64_t *bytes_r, const char **why_r);
+
 #endif
