@@ -513,22 +513,29 @@ static bool maildir_ours(const char *name, const char *tag)
 	return e[-(ptrdiff_t)tl - 1] == 'A' && memcmp(e - tl, tag, tl) == 0;
 }
 
+/* Opens SUB of the Maildir DIRFD for reading its entries, or NULL. */
+static DIR *maildir_opendir(int dirfd, const char *sub)
+{
+	int fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (d == NULL && fd >= 0)
+		close(fd);
+	return d;
+}
+
 /* Removes the account's files from tmp/: under the account's lock, any
  * there are left by a crash (or a failed removal).  Best effort. */
-static void maildir_sweep(int dirfd, const char *tag)
+static void maildir_sweep(int md, const char *tag)
 {
-	int fd = openat(dirfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = maildir_opendir(md, "tmp");
 	struct dirent *e;
 
-	if (d == NULL) {
-		if (fd >= 0)
-			close(fd);
+	if (d == NULL)
 		return;
-	}
 	while ((e = readdir(d)) != NULL)
 		if (maildir_ours(e->d_name, tag))
-			unlinkat(fd, e->d_name, 0);
+			unlinkat(dirfd(d), e->d_name, 0);
 	closedir(d);
 }
 
@@ -587,14 +594,10 @@ static char *maildir_find_moved(int dirfd, const char *location)
 	bl = info != NULL ? (size_t)(info - base) : strlen(base);
 	for (int k = 0; k < 2 && found == NULL; k++) {
 		const char *sub = k == 0 ? "cur" : "new";
-		int fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+		DIR *d = maildir_opendir(dirfd, sub);
 		struct dirent *e;
-		if (d == NULL) {
-			if (fd >= 0)
-				close(fd);
+		if (d == NULL)
 			continue;
-		}
 		while (found == NULL && (e = readdir(d)) != NULL)
 			if (strncmp(e->d_name, base, bl) == 0 &&
 			    (e->d_name[bl] == '\0' ||

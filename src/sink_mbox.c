@@ -1178,7 +1178,7 @@ static int mbox_recover(const struct conf_account *acct, const char *path,
 		size = mbox_recover_one(m, size, &in[i], err_r);
 	ret = size < 0 ? -1 : 0;
 out:
-	mbox_unlock(m);
+	/* Nothing is staged: closing only unlocks and frees. */
 	struct sink *s = &m->base;
 	mbox_close(&s);
 	return ret;
