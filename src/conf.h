@@ -60,6 +60,13 @@ struct conf_account {
 	bool expunge_without_uidplus;
 	char *move_to;             /* IMAP folder (UTF-8) or NULL */
 	bool keep;
+	/* Retention rules (0 = not set).  Sizes in bytes, times in seconds. */
+	long long delete_after;        /* delete this long after archiving */
+	unsigned long long max_server_size;  /* offload above this total */
+	unsigned long long skip_larger_than; /* never fetch bigger ones */
+	unsigned long long fetch_limit;      /* messages per poll */
+	unsigned long long fetch_size_limit; /* bytes per poll */
+	bool fetch_all;            /* fetch what was archived before, too */
 	int timeout;               /* seconds, for every network wait */
 	int line;                  /* where the account block starts */
 };

@@ -10,53 +10,83 @@
 
 #include "conf.h"
 #include "log.h"
+#include "cli.h"
 #include "run.h"
 #include "util.h"
 
-struct options {
-	const char *config;
-	char **accounts;
-	size_t n_accounts;
-	int verbose;
-	bool quiet;
-	bool check_config;
+/* The commands besides the poll. */
+static const struct command {
+	const char *name;
+	cli_command_fn *fn;
+} commands[] = {
+	{NULL, NULL},
 };
 
+#define COMMANDS_USAGE ""
+
+static const struct command *find_command(const char *name)
+{
+	for (const struct command *c = commands; c->name != NULL; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
 static const char usage_text[] =
-	"usage: mailhaul [-c FILE] [-a NAME]... [-v|-q] [--check-config]\n"
-	"                [--version] [--help]\n"
+	"usage: mailhaul [-c FILE] [-a NAME]... [-v|-q] [--dry-run] [--force]\n"
+	"                [--fetch-all] [--check-config]\n"
+	"       mailhaul [-c FILE] COMMAND [ARGS]\n"
+	"       mailhaul --version | --help\n"
 	"\n"
 	"Polls every configured account (or each NAME) once and archives new\n"
 	"mail into its Maildir or mbox.\n"
 	"\n"
 	"  -c, --config FILE   configuration (default "
 	"~/.config/mailhaul/mailhaul.conf)\n"
-	"  -a, --account NAME  poll only this account (repeatable)\n"
+	"  -a, --account NAME  only this account (repeatable)\n"
 	"  -v, --verbose       more detail; twice for a protocol trace\n"
 	"  -q, --quiet         errors only, no progress line\n"
+	"  -n, --dry-run       list and print the plan; change nothing\n"
+	"      --force         archive even into a target holding mail the\n"
+	"                      state does not know\n"
+	"      --fetch-all     fetch every message, archived before or not\n"
 	"      --check-config  validate the configuration and list accounts\n"
 	"      --version       print the version\n"
 	"      --help          print this help\n"
 	"\n"
+	"Commands:\n"
+	COMMANDS_USAGE
+	"\n"
 	"Exit status: 0 ok, 75 temporary failure, 77 login or certificate\n"
-	"refused, 78 configuration error, 74 archive I/O error.\n";
+	"refused, 78 configuration error or refusal, 74 archive I/O error,\n"
+	"64 usage error.\n";
 
 /* Returns -1 to exit with EX_USAGE, 1 to exit 0 (help, version). */
-static int parse_args(int argc, char **argv, struct options *o)
+static int parse_args(int argc, char **argv, struct cli *o)
 {
+	enum { OPT_CHECK = 256, OPT_VERSION, OPT_FORCE, OPT_FETCH_ALL,
+	       OPT_JSON, OPT_FOLDER, OPT_FROM, OPT_YES };
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"account", required_argument, NULL, 'a'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
-		{"check-config", no_argument, NULL, 'C'},
-		{"version", no_argument, NULL, 'V'},
+		{"dry-run", no_argument, NULL, 'n'},
+		{"force", no_argument, NULL, OPT_FORCE},
+		{"fetch-all", no_argument, NULL, OPT_FETCH_ALL},
+		{"check-config", no_argument, NULL, OPT_CHECK},
+		{"json", no_argument, NULL, OPT_JSON},
+		{"folder", required_argument, NULL, OPT_FOLDER},
+		{"from", required_argument, NULL, OPT_FROM},
+		{"yes", no_argument, NULL, OPT_YES},
+		{"version", no_argument, NULL, OPT_VERSION},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "c:a:vqh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:a:vqnh", longopts, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'c':
 			o->config = optarg;
@@ -73,10 +103,31 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'q':
 			o->quiet = true;
 			break;
-		case 'C':
+		case 'n':
+			o->dry_run = true;
+			break;
+		case OPT_FORCE:
+			o->force = true;
+			break;
+		case OPT_FETCH_ALL:
+			o->fetch_all = true;
+			break;
+		case OPT_CHECK:
 			o->check_config = true;
 			break;
-		case 'V':
+		case OPT_JSON:
+			o->json = true;
+			break;
+		case OPT_FOLDER:
+			o->folder = optarg;
+			break;
+		case OPT_FROM:
+			o->from = optarg;
+			break;
+		case OPT_YES:
+			o->yes = true;
+			break;
+		case OPT_VERSION:
 			printf("mailhaul %s\n", PACKAGE_VERSION);
 			return 1;
 		case 'h':
@@ -88,15 +139,20 @@ static int parse_args(int argc, char **argv, struct options *o)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "mailhaul: unexpected argument: %s\n",
-			argv[optind]);
-		return -1;
+		o->command = argv[optind];
+		o->args = argv + optind + 1;
+		o->n_args = (size_t)(argc - optind - 1);
+		if (find_command(o->command) == NULL) {
+			fprintf(stderr, "mailhaul: unknown command: %s\n",
+				o->command);
+			return -1;
+		}
 	}
 	return 0;
 }
 
 /* Every -a must name a configured account. */
-static int check_names(const struct conf *conf, const struct options *o)
+static int check_names(const struct conf *conf, const struct cli *o)
 {
 	for (size_t i = 0; i < o->n_accounts; i++)
 		if (conf_find_account(conf, o->accounts[i]) == NULL) {
@@ -107,7 +163,7 @@ static int check_names(const struct conf *conf, const struct options *o)
 	return 0;
 }
 
-static void apply_log_options(const struct conf *conf, const struct options *o)
+static void apply_log_options(const struct conf *conf, const struct cli *o)
 {
 	enum log_level level = conf->log_level;
 	if (o->quiet)
@@ -120,7 +176,7 @@ static void apply_log_options(const struct conf *conf, const struct options *o)
 
 int main(int argc, char **argv)
 {
-	struct options o = {0};
+	struct cli o = {0};
 	struct conf *conf = NULL;
 	char *path = NULL, *err = NULL;
 	int r = parse_args(argc, argv, &o);
@@ -142,9 +198,12 @@ int main(int argc, char **argv)
 		r = util_fail_exit_code(UTIL_FAIL_CONFIG);
 	} else {
 		apply_log_options(conf, &o);
-		r = o.check_config
-			    ? run_check_config(conf, o.accounts, o.n_accounts)
-			    : run_poll(conf, o.accounts, o.n_accounts);
+		if (o.command != NULL)
+			r = find_command(o.command)->fn(conf, &o);
+		else if (o.check_config)
+			r = run_check_config(conf, o.accounts, o.n_accounts);
+		else
+			r = run_poll(conf, &o);
 	}
 	free(err);
 	free(path);

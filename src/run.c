@@ -44,7 +44,9 @@ static void print_summary(const struct conf_account *a,
  * temporary failure. */
 static enum util_fail poll_locked(const struct conf *conf,
 				  const struct conf_account *a,
-				  struct state *st, struct session_result *res)
+				  struct state *st,
+				  const struct session_opts *opts,
+				  struct session_result *res)
 {
 	struct lock *lock = NULL;
 	char *err = NULL;
@@ -62,13 +64,18 @@ static enum util_fail poll_locked(const struct conf *conf,
 					       .error = err};
 		return res->fail;
 	}
-	enum util_fail f = session_poll(a, st, res);
+	enum util_fail f = session_poll(a, st, opts, res);
 	lock_release(&lock);
 	return f;
 }
 
-int run_poll(const struct conf *conf, char *const *names, size_t n)
+int run_poll(const struct conf *conf, const struct cli *cli)
 {
+	char *const *names = cli->accounts;
+	size_t n = cli->n_accounts;
+	struct session_opts opts = {.dry_run = cli->dry_run,
+				    .force = cli->force,
+				    .fetch_all = cli->fetch_all};
 	enum util_fail worst = UTIL_FAIL_NONE;
 	struct state *st = NULL;
 	char *err = NULL;
@@ -83,13 +90,13 @@ int run_poll(const struct conf *conf, char *const *names, size_t n)
 		struct session_result res;
 		if (!selected(a, names, n))
 			continue;
-		enum util_fail f = poll_locked(conf, a, st, &res);
+		enum util_fail f = poll_locked(conf, a, st, &opts, &res);
 		if (res.listed)
 			print_summary(a, &res);
 		if (f != UTIL_FAIL_NONE)
 			log_error(a->name, "%s",
 				  res.error != NULL ? res.error : "failed");
-		free(res.error);
+		session_result_free(&res);
 		worst = util_fail_worst(worst, f);
 	}
 	state_close(&st);

@@ -6,12 +6,14 @@
 
 #include <stddef.h>
 
+#include "cli.h"
 #include "conf.h"
 
-/* Polls the accounts named in NAMES[0..N-1] (all when N is 0) once each,
- * prints a summary line per account on stdout and errors on stderr.
- * Returns the exit status: the most serious failure's sysexits code. */
-int run_poll(const struct conf *conf, char *const *names, size_t n);
+/* Polls the accounts named by CLI's -a options (all when none) once each,
+ * as its --dry-run, --force and --fetch-all say; prints a summary line
+ * per account on stdout and errors on stderr.  Returns the exit status:
+ * the most serious failure's sysexits code. */
+int run_poll(const struct conf *conf, const struct cli *cli);
 
 /* Prints one line per selected account without contacting anything.
  * Returns the exit status. */

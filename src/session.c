@@ -28,6 +28,7 @@ _Static_assert(sizeof(((struct state_intent *)0)->prefix) >= SINK_PREFIX_MAX,
 
 struct session {
 	const struct conf_account *acct;
+	const struct session_opts *opts;
 	struct state *st;
 	struct session_result *res;
 	const struct source_ops *src_ops;
@@ -909,10 +910,26 @@ static void session_free(struct session *s)
 	free(s->sink_path);
 }
 
+void session_result_free(struct session_result *res)
+{
+	for (size_t i = 0; i < res->n_folders; i++) {
+		free(res->folders[i].folder);
+		free(res->folders[i].display);
+	}
+	free(res->folders);
+	free(res->error);
+	res->folders = NULL;
+	res->n_folders = 0;
+	res->error = NULL;
+}
+
 enum util_fail session_poll(const struct conf_account *acct, struct state *st,
+			    const struct session_opts *opts,
 			    struct session_result *res)
 {
-	struct session s = {.acct = acct, .st = st, .res = res};
+	static const struct session_opts no_opts;
+	struct session s = {.acct = acct, .st = st, .res = res,
+			    .opts = opts != NULL ? opts : &no_opts};
 	const struct source_folder *folders = NULL;
 	size_t n_folders = 0;
 

@@ -87,6 +87,13 @@ struct sink_intent {
 	char *note;             /* why FOREIGN (caller frees) */
 };
 
+/* What scan calls for each archived message. */
+struct sink_scan_cb {
+	int (*begin)(void *ctx, const char *location);
+	int (*data)(void *ctx, const void *buf, size_t len);
+	int (*end)(void *ctx);
+};
+
 /* open flags */
 #define SINK_OPEN_MAILDIRFOLDER 1u /* Maildir++ subfolder: create the
 				    * empty "maildirfolder" marker file */
@@ -132,6 +139,28 @@ struct sink_ops {
 	 * (MDA).  Returns 0, SINK_LOCKED (nothing settled) or -1. */
 	int (*recover)(const struct conf_account *acct, const char *path,
 		       struct sink_intent *in, size_t n, char **err_r);
+	/* Checks, before the server copy of a recorded message is deleted,
+	 * that its archived copy at LOCATION (as recorded) in the target at
+	 * PATH is still there whole: its bytes as delivered (mbox: without
+	 * the From_ line, mboxrd quoting undone) are SIZE bytes with SHA-256
+	 * HASH (hex).  Sets *found_r to SINK_FOUND (with *moved_to_r, caller
+	 * frees, when a reader renamed a Maildir file, else NULL) or
+	 * SINK_ABSENT (*why_r, caller frees, says "missing" or how it
+	 * differs).  Reads only, takes no lock.  NULL for a sink that cannot
+	 * look (MDA).  Returns 0, or -1 with *err_r when the target cannot
+	 * be read at all. */
+	int (*verify)(const struct conf_account *acct, const char *path,
+		      const char *location, uint64_t size, const char *hash,
+		      enum sink_found *found_r, char **moved_to_r,
+		      char **why_r, char **err_r);
+	/* Streams every message of the target at PATH through CB, in file
+	 * order (Maildir: new/ then cur/, by name), each with the location
+	 * a record would hold and its bytes as delivered (as verify sees
+	 * them).  A callback's non-zero return stops the scan and is
+	 * returned.  Reads only.  NULL for MDA.  Returns 0, a callback's
+	 * value, or -1 with *err_r; a missing target is empty. */
+	int (*scan)(const struct conf_account *acct, const char *path,
+		    const struct sink_scan_cb *cb, void *ctx, char **err_r);
 };
 
 extern const struct sink_ops sink_maildir_ops;

@@ -107,6 +107,15 @@ struct source_ops {
 	int (*fetch)(struct source *src, const size_t *idx, size_t n,
 		     const struct source_fetch_cb *cb, void *ctx,
 		     enum util_fail *fail_r, char **err_r);
+	/* Fetches only the header section (through the empty line that
+	 * ends it, or the whole message when it has none) of the listed
+	 * messages IDX[0..N-1], streamed through CB exactly as fetch does,
+	 * the bytes being those fetch would give for the same part (POP3:
+	 * TOP n 0; IMAP: UID FETCH BODY.PEEK[HEADER]).  Pipelined; sets no
+	 * flag on the server. */
+	int (*fetch_headers)(struct source *src, const size_t *idx, size_t n,
+			     const struct source_fetch_cb *cb, void *ctx,
+			     enum util_fail *fail_r, char **err_r);
 	/* Marks the listed messages IDX[0..N-1] for deletion (IMAP: one
 	 * whose .deleted is set is flagged already).  Nothing is removed
 	 * before expunge (IMAP) or close(..., true) (POP3). */

@@ -39,6 +39,9 @@ static const char state_schema[] =
 	" location TEXT NOT NULL,"
 	" first_archived INTEGER NOT NULL,"
 	" deleting INTEGER NOT NULL DEFAULT 0,"
+	/* '' archived by mailhaul; else the tool it was imported from
+	 * ('fetchmail', 'mpop', 'getmail'): no archived copy is known */
+	" origin TEXT NOT NULL DEFAULT '',"
 	" PRIMARY KEY (account, folder, uidvalidity, uid, size)"
 	") WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS seen_content"
@@ -50,6 +53,7 @@ static const char state_schema[] =
 	" uidnext INTEGER NOT NULL,"
 	" highest_uid INTEGER NOT NULL,"
 	" clean INTEGER NOT NULL,"
+	" next_due INTEGER NOT NULL DEFAULT 0,"
 	" PRIMARY KEY (account, folder)"
 	") WITHOUT ROWID;"
 	/* The delivery journal: a message being published, where to. */
@@ -71,7 +75,38 @@ static const char state_schema[] =
 	" prefix BLOB NOT NULL,"
 	" PRIMARY KEY (account, folder, uidvalidity, uid, size)"
 	") WITHOUT ROWID;"
-	"PRAGMA user_version = 3;";
+	/* The expiry clock: the latest time a poll of the account saw. */
+	"CREATE TABLE IF NOT EXISTS clock ("
+	" account TEXT PRIMARY KEY NOT NULL,"
+	" high INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	/* Messages not fetched for skip_larger_than: reported once. */
+	"CREATE TABLE IF NOT EXISTS skipped ("
+	" account TEXT NOT NULL,"
+	" folder TEXT NOT NULL,"
+	" uidvalidity INTEGER NOT NULL,"
+	" uid TEXT NOT NULL,"
+	" size INTEGER NOT NULL,"
+	" PRIMARY KEY (account, folder, uidvalidity, uid, size)"
+	") WITHOUT ROWID;"
+	/* What the last poll of an account, and of each folder, found. */
+	"CREATE TABLE IF NOT EXISTS account_polls ("
+	" account TEXT PRIMARY KEY NOT NULL,"
+	" finished INTEGER NOT NULL,"
+	" result TEXT NOT NULL,"
+	" error TEXT"
+	") WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS folder_polls ("
+	" account TEXT NOT NULL,"
+	" folder TEXT NOT NULL,"
+	" display TEXT NOT NULL,"
+	" finished INTEGER NOT NULL,"
+	" server_msgs INTEGER NOT NULL,"
+	" server_bytes INTEGER NOT NULL,"
+	" next_due INTEGER NOT NULL,"
+	" PRIMARY KEY (account, folder)"
+	") WITHOUT ROWID;"
+	"PRAGMA user_version = 4;";
 
 static char *db_error(struct state *st, const char *what)
 {
@@ -153,20 +188,38 @@ static int prepare(struct state *st, char **err_r)
 	return 0;
 }
 
-/* A database of an older mailhaul: seen.deleting came with version 3. */
-static int upgrade(struct state *st, char **err_r)
+/* Adds COLUMN (its SQL definition DEF) to TABLE unless it is there. */
+static int add_column(struct state *st, const char *table, const char *column,
+		      const char *def, char **err_r)
 {
 	sqlite3_stmt *q = NULL;
+	char *sql = xasprintf("SELECT %s FROM %s LIMIT 0", column, table);
+	int r = sqlite3_prepare_v2(st->db, sql, -1, &q, NULL);
 
-	if (sqlite3_prepare_v2(st->db, "SELECT deleting FROM seen LIMIT 0", -1,
-			       &q, NULL) == SQLITE_OK) {
-		sqlite3_finalize(q);
+	free(sql);
+	sqlite3_finalize(q);
+	if (r == SQLITE_OK)
 		return 0;
-	}
-	return exec(st,
-		    "ALTER TABLE seen ADD COLUMN deleting INTEGER NOT NULL "
-		    "DEFAULT 0",
-		    err_r);
+	sql = xasprintf("ALTER TABLE %s ADD COLUMN %s %s", table, column, def);
+	r = exec(st, sql, err_r);
+	free(sql);
+	return r;
+}
+
+/* A database of an older mailhaul: seen.deleting came with version 3,
+ * seen.origin and folders.next_due with version 4. */
+static int upgrade(struct state *st, char **err_r)
+{
+	return add_column(st, "seen", "deleting", "INTEGER NOT NULL DEFAULT 0",
+			  err_r) < 0 ||
+			       add_column(st, "seen", "origin",
+					  "TEXT NOT NULL DEFAULT ''",
+					  err_r) < 0 ||
+			       add_column(st, "folders", "next_due",
+					  "INTEGER NOT NULL DEFAULT 0",
+					  err_r) < 0
+		   ? -1
+		   : 0;
 }
 
 int state_open(const char *path, struct state **st_r, char **err_r)
