@@ -386,7 +386,7 @@ static void test_upgrade(void)
 		version = sqlite3_column_int(q, 0);
 	sqlite3_finalize(q);
 	sqlite3_close(db);
-	tap_ok(version == 3, "upgrade: the database says version 3");
+	tap_ok(version == 4, "upgrade: the database says version 4");
 	free(err);
 	free(old);
 }
