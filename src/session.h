@@ -18,7 +18,8 @@ struct session_folder_stat {
 	char *folder;           /* as the server spells it (state key) */
 	char *display;          /* UTF-8 */
 	uint64_t server_msgs;   /* left on the server after the poll */
-	uint64_t server_bytes;
+	uint64_t server_bytes;  /* UINT64_MAX: not listed this time (the
+				 * folder was unchanged); keep the last */
 	time_t next_due;        /* earliest delete_after expiry of a
 				 * message left there; 0 none */
 };

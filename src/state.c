@@ -155,7 +155,8 @@ static int prepare(struct state *st, char **err_r)
 {
 	static const char seen_sql[] =
 		"SELECT deleting FROM seen WHERE account = ? AND folder = ? "
-		"AND uidvalidity = ? AND uid = ? AND size = ?";
+		"AND uidvalidity = ? AND uid = ? AND (size = ?5 OR "
+		"(size = 0 AND origin <> '')) ORDER BY size DESC LIMIT 1";
 	static const char insert_sql[] =
 		"INSERT OR REPLACE INTO seen (account, folder, uidvalidity, "
 		"uid, size, archived_size, hash, header_hash, target, "

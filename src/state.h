@@ -36,7 +36,9 @@ struct state;
 int state_open(const char *path, struct state **st_r, char **err_r);
 void state_close(struct state **st);
 
-/* Sets *seen_r: is a message with KEY recorded?  0, or -1 with *err_r. */
+/* Sets *seen_r: is a message with KEY recorded?  A record imported from
+ * another tool that did not know the size (size 0, origin not '') matches
+ * any size.  0, or -1 with *err_r. */
 int state_is_seen(struct state *st, const struct state_key *key, bool *seen_r,
 		  char **err_r);
 /* The same, and *deleting_r (may be NULL): did mailhaul set out to
