@@ -33,6 +33,10 @@ static void print_summary(const struct conf_account *a,
 	       " deleted, %" PRIu64 " kept on server\n",
 	       a->name, r->new_msgs, bytes, a->deliver, r->deleted,
 	       r->on_server);
+	if (r->skipped > 0 || r->deferred > 0)
+		printf("%s: %" PRIu64 " too large to fetch (skip_larger_than), "
+		       "%" PRIu64 " left for the next poll (fetch limits)\n",
+		       a->name, r->skipped, r->deferred);
 	if (r->rekeyed > 0)
 		printf("%s: %" PRIu64 " messages were already archived and "
 		       "were matched by content after a UIDVALIDITY change\n",
@@ -91,7 +95,7 @@ int run_poll(const struct conf *conf, const struct cli *cli)
 		if (!selected(a, names, n))
 			continue;
 		enum util_fail f = poll_locked(conf, a, st, &opts, &res);
-		if (res.listed)
+		if (res.listed && !cli->dry_run)
 			print_summary(a, &res);
 		if (f != UTIL_FAIL_NONE)
 			log_error(a->name, "%s",

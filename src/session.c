@@ -40,8 +40,17 @@ struct session {
 	bool folder_clean;            /* every listed message was handled */
 	uint64_t highest_uid;
 	const struct source_listing *listing;
-	enum plan_action *actions;
+	struct plan_msg *pm;          /* the listing as plan sees it */
+	struct plan_item *items;      /* and what plan made of it */
+	struct plan_summary sum;
 	size_t planned;               /* messages the plan fetches */
+	/* the poll */
+	time_t now;                   /* the expiry clock */
+	uint64_t fetch_left;          /* fetch_limit budget */
+	uint64_t size_left;           /* fetch_size_limit budget */
+	bool fetched_any;
+	bool state_empty;             /* no record of the account at start */
+	bool archive_checked;         /* the state-lost check was made */
 	/* the sink of the folder; folders sharing a path share it */
 	struct sink *sink;
 	char *sink_path;
@@ -220,7 +229,7 @@ static int batch_flush(struct session *s)
 	crash_point("record");
 	for (size_t i = 0; i < s->batch_n; i++) {
 		size_t k = s->batch_idx[i];
-		if (s->actions[k] == PLAN_FETCH_DELETE)
+		if (s->items[k].action == PLAN_FETCH_DELETE)
 			s->del[s->del_n++] = k;
 		if (s->listing->msgs[k].index > s->highest_uid)
 			s->highest_uid = s->listing->msgs[k].index;
@@ -393,7 +402,14 @@ static int end_message(void *ctx, size_t i)
 	if (rekeyed == 0) {
 		/* The location is known once the batch is placed. */
 		r->target = xstrdup(s->target);
-		r->first_archived = time(NULL);
+		/* Archived again: delete_after still counts from the first
+		 * time; fetch_all leaves the record of the first copy. */
+		enum plan_why why = s->items[i].why;
+		r->first_archived = why == PLAN_WHY_AGAIN ||
+					    why == PLAN_WHY_FETCH_ALL
+					? s->pm[i].first_archived
+					: s->now;
+		r->keep_existing = why == PLAN_WHY_FETCH_ALL;
 	}
 	s->batch_rekeyed[s->batch_n] = rekeyed == 1;
 	s->batch_idx[s->batch_n++] = i;
@@ -467,36 +483,369 @@ static struct state_key listing_key(const struct session *s, size_t i)
 				  .size = m->size};
 }
 
+/* Reads what the state knows of each listed message.  Sets *reuse_r when
+ * a POP3 UIDL is recorded with another size: the server reuses UIDLs, and
+ * every fingerprint needs checking.  Returns 0, or -1 (failed). */
+static int read_state(struct session *s, bool *reuse_r)
+{
+	const struct source_listing *l = s->listing;
+	bool pop3 = s->info.uidvalidity == 0;
+	char *err = NULL;
+
+	*reuse_r = false;
+	for (size_t i = 0; i < l->n; i++) {
+		struct state_key k = listing_key(s, i);
+		struct state_seen seen;
+		bool found = false, other = false;
+		struct plan_msg *m = &s->pm[i];
+
+		m->size = l->msgs[i].size;
+		if (l->has_uids &&
+		    (state_get(s->st, &k, &seen, &found, &err) < 0 ||
+		     (pop3 && !found && !*reuse_r &&
+		      state_uid_other_size(s->st, &k, &other, &err) < 0))) {
+			folder_fail(s, UTIL_FAIL_LOCAL, err);
+			return -1;
+		}
+		*reuse_r = *reuse_r || other;
+		/* \Deleted by another client: theirs to expunge. */
+		m->no_delete = l->msgs[i].deleted && !(found && seen.deleting);
+		if (!found)
+			continue;
+		m->seen = true;
+		m->verified = seen.origin[0] == '\0' && seen.target[0] != '\0';
+		m->first_archived = seen.first_archived;
+		state_seen_free(&seen);
+	}
+	return 0;
+}
+
+static void plan_rules_of(const struct session *s, struct plan_rules *r)
+{
+	const struct conf_account *a = s->acct;
+
+	*r = (struct plan_rules){
+	    .keep = a->keep,
+	    .has_uids = s->listing->has_uids,
+	    .fetch_all = a->fetch_all || s->opts->fetch_all,
+	    .no_delete = s->rekey,
+	    .delete_after = a->delete_after,
+	    .max_server_size = a->max_server_size,
+	    .skip_larger_than = a->skip_larger_than,
+	    .fetch_limit = s->fetch_left,
+	    .fetch_size_limit = s->size_left,
+	    .fetched_before = s->fetched_any,
+	};
+}
+
+static int run_plan(struct session *s)
+{
+	struct plan_rules rules;
+	const char *why = NULL;
+
+	plan_rules_of(s, &rules);
+	if (plan_make(s->pm, s->listing->n, &rules, s->now, s->items, &s->sum,
+		      &why) < 0) {
+		folder_fail(s, UTIL_FAIL_CONFIG, xstrdup(why));
+		return -1;
+	}
+	return 0;
+}
+
+/* Checks the archived copy of listed message I before its server copy
+ * goes: a copy that is missing or changed makes it a message to archive
+ * again.  Returns 1 when the plan must change, 0, or -1 (failed). */
+static int verify_copy(struct session *s, size_t i)
+{
+	struct state_key k = listing_key(s, i);
+	struct state_seen seen;
+	bool found = false;
+	enum sink_found there = SINK_FOUND;
+	char *moved = NULL, *why = NULL, *err = NULL;
+	int ret = 0;
+
+	if (state_get(s->st, &k, &seen, &found, &err) < 0) {
+		folder_fail(s, UTIL_FAIL_LOCAL, err);
+		return -1;
+	}
+	if (!found)
+		return 0;
+	const char *colon = strchr(seen.target, ':');
+	char *kind = colon != NULL
+			 ? xstrndup(seen.target, (size_t)(colon - seen.target))
+			 : xstrdup(seen.target);
+	const struct sink_ops *ops = sink_ops_named(kind);
+	free(kind);
+	/* An MDA took the message: there is nothing mailhaul can look at. */
+	if (ops == NULL || ops->verify == NULL || colon == NULL)
+		goto out;
+	if (ops->verify(s->acct, colon + 1, seen.location, seen.archived_size,
+			seen.hash, &there, &moved, &why, &err) < 0) {
+		folder_fail(s, UTIL_FAIL_LOCAL, err);
+		ret = -1;
+		goto out;
+	}
+	if (there != SINK_FOUND) {
+		log_warn(s->acct->name,
+			 "message %s: the archived copy %s %s is gone or "
+			 "changed (%s): archiving it again instead of "
+			 "deleting it",
+			 k.uid, seen.target, seen.location,
+			 why != NULL ? why : "missing");
+		s->pm[i].copy_bad = true;
+		ret = 1;
+	} else if (moved != NULL && !s->opts->dry_run &&
+		   state_set_location(s->st, &k, moved, &err) < 0) {
+		folder_fail(s, UTIL_FAIL_LOCAL, err);
+		ret = -1;
+	}
+out:
+	free(moved);
+	free(why);
+	state_seen_free(&seen);
+	return ret;
+}
+
+/* --- POP3 fingerprints: is a known UIDL still the same message? --- */
+
+struct fp_check {
+	struct session *s;
+	size_t *idx;
+	size_t n;
+	bool changed;
+};
+
+static int fp_begin(void *ctx, size_t i)
+{
+	struct session *s = ((struct fp_check *)ctx)->s;
+
+	(void)i;
+	EVP_DigestInit_ex(s->header_hash, EVP_sha256(), NULL);
+	s->in_header = true;
+	s->last = '\n';
+	s->msg_bytes = 0;
+	return 0;
+}
+
+static int fp_data(void *ctx, size_t i, const void *buf, size_t len)
+{
+	struct session *s = ((struct fp_check *)ctx)->s;
+
+	(void)i;
+	if (s->in_header)
+		header_feed(s, buf, len);
+	s->msg_bytes += len;
+	return 0;
+}
+
+static int fp_end(void *ctx, size_t i)
+{
+	struct fp_check *c = ctx;
+	struct session *s = c->s;
+	struct state_key k = listing_key(s, i);
+	struct state_seen seen;
+	bool found = false;
+	char hex[65], *err = NULL;
+
+	hash_hex(s->header_hash, hex);
+	if (state_get(s->st, &k, &seen, &found, &err) < 0) {
+		folder_fail(s, UTIL_FAIL_LOCAL, err);
+		s->cb_failed = true;
+		return UTIL_FAIL_LOCAL;
+	}
+	if (found && seen.header_hash[0] != '\0' &&
+	    strcmp(seen.header_hash, hex) != 0) {
+		log_warn(s->acct->name,
+			 "the server reuses UIDL %s for a different message: "
+			 "archiving it as new",
+			 k.uid);
+		s->pm[i].seen = false;
+		s->pm[i].verified = false;
+		c->changed = true;
+	}
+	state_seen_free(&seen);
+	return 0;
+}
+
+static int fp_drop(void *ctx, size_t i, const char *why)
+{
+	struct fp_check *c = ctx;
+
+	(void)why;
+	/* Unknown: not deleted this time. */
+	c->s->pm[i].no_delete = true;
+	c->changed = true;
+	return 0;
+}
+
+static const struct source_fetch_cb fp_cb = {
+	.begin = fp_begin,
+	.data = fp_data,
+	.end = fp_end,
+	.drop = fp_drop,
+};
+
+/* A POP3 record keyed by UIDL and size alone never authorises a
+ * deletion: the header fingerprint of each message to be deleted (of
+ * every known one when the server was caught reusing UIDLs) must match.
+ * Returns 1 when the plan must change, 0, or -1 (the session is over). */
+static int check_fingerprints(struct session *s, bool all)
+{
+	struct fp_check c = {.s = s};
+	enum util_fail f = UTIL_FAIL_TEMP;
+	char *err = NULL;
+
+	if (s->info.uidvalidity != 0 || !s->listing->has_uids ||
+	    s->src_ops->fetch_headers == NULL)
+		return 0;
+	c.idx = xcalloc(s->listing->n + 1, sizeof(*c.idx));
+	for (size_t i = 0; i < s->listing->n; i++)
+		if (s->pm[i].seen &&
+		    (all || s->items[i].action == PLAN_DELETE))
+			c.idx[c.n++] = i;
+	int r = c.n == 0 ? 0
+			 : s->src_ops->fetch_headers(s->src, c.idx, c.n, &fp_cb,
+						     &c, &f, &err);
+	free(c.idx);
+	if (r < 0) {
+		if (!s->cb_failed)
+			folder_fail(s, f, err);
+		else
+			free(err);
+		return -1;
+	}
+	return c.changed ? 1 : 0;
+}
+
+/* Plans the folder: reads the state, plans, checks what would be deleted
+ * (archived copy there, POP3 fingerprint the same) and plans again where
+ * a check failed.  Returns 0, or -1 (failed). */
+static int plan_folder(struct session *s)
+{
+	const struct source_listing *l = s->listing;
+	bool reuse = false, again = false;
+
+	s->pm = xcalloc(l->n + 1, sizeof(*s->pm));
+	s->items = xcalloc(l->n + 1, sizeof(*s->items));
+	if (read_state(s, &reuse) < 0 || run_plan(s) < 0)
+		return -1;
+	int r = check_fingerprints(s, reuse);
+	if (r < 0)
+		return -1;
+	again = r > 0;
+	for (size_t i = 0; i < l->n; i++) {
+		if (s->items[i].action != PLAN_DELETE || !s->pm[i].seen)
+			continue;
+		if ((r = verify_copy(s, i)) < 0)
+			return -1;
+		again = again || r > 0;
+	}
+	return again ? run_plan(s) : 0;
+}
+
+/* skip_larger_than: each such message is reported once. */
+static void report_too_large(struct session *s)
+{
+	char *err = NULL;
+
+	for (size_t i = 0; i < s->listing->n; i++) {
+		const struct source_msg *m = &s->listing->msgs[i];
+		struct state_key k = listing_key(s, i);
+		bool first = false;
+		if (s->items[i].why != PLAN_WHY_TOO_LARGE || m->uid[0] == '\0')
+			continue;
+		if (state_skipped_note(s->st, &k, &first, &err) < 0) {
+			log_warn(s->acct->name, "%s", err);
+			free(err);
+			return;
+		}
+		if (first)
+			log_warn(s->acct->name,
+				 "message %s (%" PRIu64 " bytes) is larger "
+				 "than skip_larger_than: not downloaded, not "
+				 "deleted",
+				 m->uid, m->size);
+	}
+}
+
+/* --dry-run: the plan, one line per message that would be touched. */
+static void print_plan(struct session *s)
+{
+	const struct source_listing *l = s->listing;
+	const char *name = s->acct->name;
+	char bytes[32];
+
+	for (size_t i = 0; i < l->n; i++) {
+		const struct plan_item *it = &s->items[i];
+		const char *verb = NULL;
+		switch (it->action) {
+		case PLAN_FETCH:
+			verb = "fetch";
+			break;
+		case PLAN_FETCH_DELETE:
+			verb = "fetch+delete";
+			break;
+		case PLAN_DELETE:
+			verb = "delete";
+			break;
+		case PLAN_SKIP:
+			if (it->why != PLAN_WHY_NONE)
+				verb = "skip";
+			break;
+		}
+		if (verb == NULL)
+			continue;
+		printf("%s: %s%s%swould %s %s (%" PRIu64 " bytes): %s\n", name,
+		       s->folder->name[0] != '\0' ? "folder \"" : "",
+		       s->folder->name[0] != '\0' ? s->folder->display : "",
+		       s->folder->name[0] != '\0' ? "\": " : "", verb,
+		       l->msgs[i].uid[0] != '\0' ? l->msgs[i].uid : "(no uid)",
+		       l->msgs[i].size, plan_why_name(it->why));
+	}
+	util_human_bytes(s->sum.fetch_bytes, bytes, sizeof(bytes));
+	printf("%s: %s%s%swould fetch %zu (%s), would delete %zu, "
+	       "%zu too large, %zu deferred\n",
+	       name, s->folder->name[0] != '\0' ? "folder \"" : "",
+	       s->folder->name[0] != '\0' ? s->folder->display : "",
+	       s->folder->name[0] != '\0' ? "\": " : "", s->sum.fetch, bytes,
+	       s->sum.delete, s->sum.too_large, s->sum.deferred);
+	fflush(stdout);
+}
+
 static int plan_listing(struct session *s, size_t **fetch_r, size_t *n_r)
 {
 	const struct source_listing *l = s->listing;
-	struct plan_msg *pm = xcalloc(l->n, sizeof(*pm));
-	struct plan_rules rules = {.keep = s->acct->keep || s->rekey,
-				   .has_uids = l->has_uids};
-	const char *why = NULL;
-	char *err = NULL;
-	int ret = -1;
 
-	for (size_t i = 0; i < l->n; i++) {
-		struct state_key k = listing_key(s, i);
-		bool deleting = false;
-		if (l->has_uids && state_lookup(s->st, &k, &pm[i].seen,
-						&deleting, &err) < 0) {
-			folder_fail(s, UTIL_FAIL_LOCAL, err);
-			goto out;
-		}
-		/* \Deleted by another client: theirs to expunge. */
-		pm[i].no_delete = l->msgs[i].deleted && !deleting;
-	}
-	s->actions = xcalloc(l->n, sizeof(*s->actions));
-	if (plan_make(pm, l->n, &rules, time(NULL), s->actions, &why) < 0) {
-		folder_fail(s, UTIL_FAIL_CONFIG, xstrdup(why));
-		goto out;
-	}
+	if (plan_folder(s) < 0)
+		return -1;
+	if (s->opts->dry_run)
+		print_plan(s);
+	else
+		report_too_large(s);
+	if (s->acct->keep && s->acct->max_server_size > 0 &&
+	    s->sum.left_bytes > s->acct->max_server_size)
+		log_warn(s->acct->name,
+			 "%s%s%s%" PRIu64 " bytes stay on the server, more "
+			 "than max_server_size: the rest is not archived yet "
+			 "or may not be deleted",
+			 s->folder->name[0] != '\0' ? "folder \"" : "",
+			 s->folder->name[0] != '\0' ? s->folder->display : "",
+			 s->folder->name[0] != '\0' ? "\": " : "",
+			 s->sum.left_bytes);
+	/* The budget is the account's, over all its folders. */
+	s->fetch_left -= s->sum.fetch <= s->fetch_left ? s->sum.fetch
+						       : s->fetch_left;
+	s->size_left -= s->sum.fetch_bytes <= s->size_left ? s->sum.fetch_bytes
+							   : s->size_left;
+	s->fetched_any = s->fetched_any || s->sum.fetch > 0;
+	s->res->skipped += s->sum.too_large;
+	s->res->deferred += s->sum.deferred;
+	if (s->sum.deferred > 0)
+		s->folder_clean = false;
 	size_t *fetch = xcalloc(l->n + 1, sizeof(*fetch)), n = 0;
 	s->del = xcalloc(l->n + 1, sizeof(*s->del));
-	for (size_t i = 0; i < l->n; i++) {
-		enum plan_action a = s->actions[i];
+	for (size_t i = 0; i < l->n && !s->opts->dry_run; i++) {
+		enum plan_action a = s->items[i].action;
 		if (a == PLAN_FETCH || a == PLAN_FETCH_DELETE) {
 			fetch[n++] = i;
 			s->total_bytes += l->msgs[i].size;
@@ -508,10 +857,15 @@ static int plan_listing(struct session *s, size_t **fetch_r, size_t *n_r)
 	s->planned = n;
 	*fetch_r = fetch;
 	*n_r = n;
-	ret = 0;
-out:
-	free(pm);
-	return ret;
+	return 0;
+}
+
+/* A scan callback that stops at the first message. */
+static int scan_stop(void *ctx, const char *location)
+{
+	(void)ctx;
+	(void)location;
+	return 1;
 }
 
 /* Opens the sink for the current folder, or keeps the open one when the
@@ -547,6 +901,38 @@ static int open_sink(struct session *s)
 	return 0;
 }
 
+/* Does the target already hold mail that the state knows nothing of
+ * (the state was lost, or the target was another tool's)?  Archiving N
+ * messages into it would then likely archive them twice: refused, unless
+ * a handful or --force.  Returns true when refused. */
+#define HANDFUL 5
+static bool archive_unknown(struct session *s, size_t n)
+{
+	const struct sink_ops *ops = s->sink->ops;
+	static const struct sink_scan_cb any = {.begin = scan_stop};
+	char *err = NULL;
+
+	if (s->archive_checked || !s->state_empty || s->opts->force ||
+	    n <= HANDFUL || ops->scan == NULL)
+		return false;
+	s->archive_checked = true;
+	int r = ops->scan(s->acct, s->sink_path, &any, NULL, &err);
+	if (r < 0) {
+		folder_fail(s, UTIL_FAIL_LOCAL, err);
+		return true;
+	}
+	if (r == 0)
+		return false;
+	session_fail(s, UTIL_FAIL_CONFIG,
+		     xasprintf("%s already holds mail but the state has no "
+			       "record of this account, so %zu messages may "
+			       "be archived twice; run \"mailhaul reindex -a "
+			       "%s\" to record what is there, or poll once "
+			       "with --force to archive them anyway",
+			       s->target, n, s->acct->name));
+	return true;
+}
+
 /* Fetches what the plan says; whatever happens, every complete message
  * is made durable and recorded, and a partial one is dropped.  Returns
  * -1 when the connection can no longer be used. */
@@ -560,6 +946,8 @@ static int fetch_planned(struct session *s, const size_t *fetch, size_t n)
 		return 0;
 	if (open_sink(s) < 0)
 		return 0;
+	if (archive_unknown(s, n))
+		return -1;
 	int r = s->src_ops->fetch(s->src, fetch, n, &session_fetch_cb, s, &f,
 				  &err);
 	if (s->in_msg) {
@@ -618,6 +1006,11 @@ static int delete_due(struct session *s)
 	return 0;
 }
 
+static bool fetch_all(const struct session *s)
+{
+	return s->acct->fetch_all || s->opts->fetch_all;
+}
+
 /* Compares the folder with what the last poll left: sets s->rekey, and
  * returns true when nothing can have changed (the fast path). */
 static bool folder_unchanged(struct session *s, const struct state_folder *prev,
@@ -650,7 +1043,8 @@ static bool folder_unchanged(struct session *s, const struct state_folder *prev,
 	 * only an empty folder is known to need nothing. */
 	return found && !s->rekey && prev->clean && s->info.uidnext != 0 &&
 	       prev->uidnext == s->info.uidnext &&
-	       (s->acct->keep || s->info.exists == 0);
+	       (s->acct->keep || s->info.exists == 0) && !fetch_all(s) &&
+	       (prev->next_due == 0 || s->now < prev->next_due);
 }
 
 static void folder_save(struct session *s)
@@ -661,6 +1055,7 @@ static void folder_save(struct session *s)
 	    .highest_uid = s->highest_uid,
 	    /* Deletions held back during a re-key are due next time. */
 	    .clean = s->folder_clean && !(s->rekey && !s->acct->keep),
+	    .next_due = s->sum.next_due,
 	};
 	char *err = NULL;
 
@@ -675,15 +1070,62 @@ static void folder_save(struct session *s)
 
 static void folder_reset(struct session *s)
 {
-	free(s->actions);
+	free(s->pm);
+	free(s->items);
 	free(s->del);
-	s->actions = NULL;
+	s->pm = NULL;
+	s->items = NULL;
 	s->del = NULL;
+	s->sum = (struct plan_summary){0};
 	s->del_n = 0;
 	s->listing = NULL;
 	s->rekey = false;
 	s->folder_clean = true;
 	s->planned = 0;
+}
+
+static void add_stat(struct session *s, uint64_t msgs, uint64_t bytes,
+		     time_t next_due)
+{
+	struct session_result *r = s->res;
+
+	r->folders = xrealloc(r->folders,
+			      (r->n_folders + 1) * sizeof(*r->folders));
+	r->folders[r->n_folders++] = (struct session_folder_stat){
+	    .folder = xstrdup(s->folder->name),
+	    .display = xstrdup(s->folder->display),
+	    .server_msgs = msgs,
+	    .server_bytes = bytes,
+	    .next_due = next_due,
+	};
+}
+
+/* What the folder holds after the poll: as planned when all went well,
+ * else as listed (a failed poll deletes nothing: POP3 does not QUIT, IMAP
+ * expunges last).  A listing of the new UIDs only knows the count. */
+static void folder_stat(struct session *s, uint64_t from, bool ok)
+{
+	const struct source_listing *l = s->listing;
+	uint64_t msgs = l->n, bytes = 0;
+
+	for (size_t i = 0; i < l->n; i++)
+		bytes += l->msgs[i].size;
+	if (ok && !s->opts->dry_run) {
+		msgs = s->sum.left_msgs;
+		bytes = s->sum.left_bytes;
+	}
+	if (from > 0) {
+		msgs = s->info.exists;
+		bytes = UINT64_MAX;
+	}
+	add_stat(s, msgs, bytes, s->sum.next_due);
+}
+
+/* Rules that look at the messages archived before need all of them. */
+static bool whole_listing(const struct session *s)
+{
+	return s->acct->delete_after > 0 || s->acct->max_server_size > 0 ||
+	       fetch_all(s);
 }
 
 /* Polls one folder.  Returns -1 when the session cannot go on. */
@@ -717,11 +1159,18 @@ static int poll_folder(struct session *s, const struct source_folder *fo)
 		log_debug(s->acct->name, "folder \"%s\": unchanged",
 			  fo->display);
 		s->res->on_server += s->info.exists;
+		add_stat(s, s->info.exists, UINT64_MAX, prev.next_due);
+		if (s->opts->dry_run)
+			printf("%s: %s%s%sunchanged since the last poll: "
+			       "nothing to fetch or delete\n",
+			       s->acct->name, fo->name[0] != '\0' ? "folder \"" : "",
+			       fo->display, fo->name[0] != '\0' ? "\": " : "");
 		return 0;
 	}
 	/* keep = yes: what was there at the last clean poll is archived, so
 	 * only newer UIDs matter.  keep = no: every message may be due. */
-	uint64_t from = found && !s->rekey && prev.clean && s->acct->keep
+	uint64_t from = found && !s->rekey && prev.clean && s->acct->keep &&
+					!whole_listing(s)
 				? prev.uidnext
 				: 0;
 	if (s->src_ops->list(s->src, from, &s->listing, &f, &err) < 0) {
@@ -730,7 +1179,8 @@ static int poll_folder(struct session *s, const struct source_folder *fo)
 	}
 	uint64_t new_before = s->res->new_msgs, del_before = s->res->deleted;
 	if (plan_listing(s, &fetch, &n) == 0 &&
-	    fetch_planned(s, fetch, n) == 0 && delete_due(s) == 0)
+	    (s->opts->dry_run ||
+	     (fetch_planned(s, fetch, n) == 0 && delete_due(s) == 0)))
 		ret = 0;
 	if (fo->name[0] != '\0')
 		log_debug(s->acct->name,
@@ -740,10 +1190,11 @@ static int poll_folder(struct session *s, const struct source_folder *fo)
 			  s->res->new_msgs - new_before,
 			  s->res->deleted - del_before);
 	free(fetch);
-	if (ret == 0)
+	if (ret == 0 && !s->opts->dry_run)
 		folder_save(s);
 	s->res->on_server += s->info.exists != 0 ? s->info.exists
 						 : s->listing->n;
+	folder_stat(s, from, ret == 0 && s->error == NULL);
 	return ret;
 }
 
@@ -853,6 +1304,34 @@ static int recover_journal(struct session *s)
 
 /* --- the poll --- */
 
+/* Reads the expiry clock, moves it as plan_clock allows and records it
+ * (not in a dry run), and notes whether the state knows the account at
+ * all.  Returns 0, or -1 (failed). */
+static int start_clock(struct session *s)
+{
+	time_t high = 0;
+	uint64_t n = 0;
+	char *err = NULL;
+
+	if (state_clock_get(s->st, s->acct->name, &high, &err) < 0 ||
+	    state_count(s->st, s->acct->name, &n, &err) < 0) {
+		session_fail(s, UTIL_FAIL_LOCAL, err);
+		return -1;
+	}
+	s->state_empty = n == 0;
+	s->now = plan_clock(high, time(NULL));
+	if (high > 0 && s->now == high && time(NULL) < high)
+		log_debug(s->acct->name,
+			  "the system clock is behind the last poll's: "
+			  "expiry keeps the recorded time");
+	if (!s->opts->dry_run &&
+	    state_clock_put(s->st, s->acct->name, s->now, &err) < 0) {
+		session_fail(s, UTIL_FAIL_LOCAL, err);
+		return -1;
+	}
+	return 0;
+}
+
 static int open_source(struct session *s, const struct source_folder **f_r,
 		       size_t *n_r)
 {
@@ -904,7 +1383,8 @@ static void session_free(struct session *s)
 		s->sink->ops->close(&s->sink);
 	EVP_MD_CTX_free(s->hash);
 	EVP_MD_CTX_free(s->header_hash);
-	free(s->actions);
+	free(s->pm);
+	free(s->items);
 	free(s->del);
 	free(s->target);
 	free(s->sink_path);
@@ -944,7 +1424,11 @@ enum util_fail session_poll(const struct conf_account *acct, struct state *st,
 	s.hash = EVP_MD_CTX_new();
 	s.header_hash = EVP_MD_CTX_new();
 	s.batch_max = crash_batch(BATCH_MSGS);
-	if (recover_journal(&s) < 0 ||
+	s.fetch_left = acct->fetch_limit > 0 ? acct->fetch_limit : UINT64_MAX;
+	s.size_left = acct->fetch_size_limit > 0 ? acct->fetch_size_limit
+						 : UINT64_MAX;
+	if (start_clock(&s) < 0 ||
+	    (!s.opts->dry_run && recover_journal(&s) < 0) ||
 	    open_source(&s, &folders, &n_folders) < 0)
 		goto out;
 	bool ok = true;
@@ -953,7 +1437,7 @@ enum util_fail session_poll(const struct conf_account *acct, struct state *st,
 	s.folder = NULL;
 	log_progress_end();
 	/* POP3 applies its deletions at QUIT: only when nothing failed. */
-	finish(&s, ok && s.error == NULL);
+	finish(&s, ok && s.error == NULL && !s.opts->dry_run);
 out:
 	session_free(&s);
 	res->error = s.error;

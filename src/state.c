@@ -23,6 +23,9 @@ struct state {
 	sqlite3_stmt *intend;
 	sqlite3_stmt *unintend;
 	sqlite3_stmt *deleting;
+	sqlite3_stmt *insert_keep;
+	sqlite3_stmt *drop_imported;
+	sqlite3_stmt *get;
 };
 
 static const char state_schema[] =
@@ -169,6 +172,20 @@ static int prepare(struct state *st, char **err_r)
 	static const char unintend_sql[] =
 		"DELETE FROM journal WHERE account = ? AND folder = ? AND "
 		"uidvalidity = ? AND uid = ? AND size = ?";
+	static const char insert_keep_sql[] =
+		"INSERT OR IGNORE INTO seen (account, folder, uidvalidity, "
+		"uid, size, archived_size, hash, header_hash, target, "
+		"location, first_archived) VALUES (?,?,?,?,?,?,?,?,?,?,?)";
+	static const char drop_imported_sql[] =
+		"DELETE FROM seen WHERE account = ? AND folder = ? AND "
+		"uidvalidity = ? AND uid = ? AND size = 0 AND ?5 <> 0 AND "
+		"origin <> ''";
+	static const char get_sql[] =
+		"SELECT size, deleting, origin, archived_size, hash, "
+		"header_hash, target, location, first_archived FROM seen "
+		"WHERE account = ? AND folder = ? AND uidvalidity = ? AND "
+		"uid = ? AND (size = ?5 OR (size = 0 AND origin <> '')) "
+		"ORDER BY size DESC LIMIT 1";
 	static const char deleting_sql[] =
 		"UPDATE seen SET deleting = 1 WHERE account = ? AND "
 		"folder = ? AND uidvalidity = ? AND uid = ? AND size = ?";
@@ -182,7 +199,13 @@ static int prepare(struct state *st, char **err_r)
 	    sqlite3_prepare_v2(st->db, unintend_sql, -1, &st->unintend,
 			       NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(st->db, deleting_sql, -1, &st->deleting,
-			       NULL) != SQLITE_OK) {
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db, insert_keep_sql, -1, &st->insert_keep,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db, drop_imported_sql, -1,
+			       &st->drop_imported, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db, get_sql, -1, &st->get, NULL) !=
+		    SQLITE_OK) {
 		*err_r = db_error(st, "prepare");
 		return -1;
 	}
@@ -258,6 +281,9 @@ void state_close(struct state **stp)
 	sqlite3_finalize(st->intend);
 	sqlite3_finalize(st->unintend);
 	sqlite3_finalize(st->deleting);
+	sqlite3_finalize(st->insert_keep);
+	sqlite3_finalize(st->drop_imported);
+	sqlite3_finalize(st->get);
 	sqlite3_close(st->db);
 	free(st->path);
 	free(st);
@@ -319,13 +345,19 @@ static int step_done(sqlite3_stmt *s)
 static int insert_one(struct state *st, const void *recs, size_t i)
 {
 	const struct state_record *r = &((const struct state_record *)recs)[i];
+	sqlite3_stmt *ins = r->keep_existing ? st->insert_keep : st->insert;
 
-	sqlite3_reset(st->insert);
-	bind_record(st->insert, r);
+	sqlite3_reset(ins);
+	bind_record(ins, r);
 	sqlite3_reset(st->unintend);
 	bind_key(st->unintend, &r->key);
-	return step_done(st->insert) < 0 || step_done(st->unintend) < 0 ? -1
-									 : 0;
+	/* A record imported without the size gives way to the real one. */
+	sqlite3_reset(st->drop_imported);
+	bind_key(st->drop_imported, &r->key);
+	return step_done(ins) < 0 || step_done(st->unintend) < 0 ||
+			       step_done(st->drop_imported) < 0
+		   ? -1
+		   : 0;
 }
 
 static int intend_one(struct state *st, const void *ins, size_t i)
@@ -499,7 +531,8 @@ int state_folder_get(struct state *st, const char *account, const char *folder,
 	sqlite3_stmt *q;
 
 	if (prep(st,
-		 "SELECT uidvalidity, uidnext, highest_uid, clean FROM folders"
+		 "SELECT uidvalidity, uidnext, highest_uid, clean, next_due "
+		 "FROM folders"
 		 " WHERE account = ? AND folder = ?",
 		 &q, err_r) < 0)
 		return -1;
@@ -512,6 +545,7 @@ int state_folder_get(struct state *st, const char *account, const char *folder,
 		f_r->uidnext = (uint64_t)sqlite3_column_int64(q, 1);
 		f_r->highest_uid = (uint64_t)sqlite3_column_int64(q, 2);
 		f_r->clean = sqlite3_column_int(q, 3) != 0;
+		f_r->next_due = (time_t)sqlite3_column_int64(q, 4);
 	} else if (r != SQLITE_DONE) {
 		*err_r = db_error(st, "folder lookup");
 	}
@@ -526,8 +560,8 @@ int state_folder_put(struct state *st, const char *account, const char *folder,
 
 	if (prep(st,
 		 "INSERT OR REPLACE INTO folders (account, folder, "
-		 "uidvalidity, uidnext, highest_uid, clean) VALUES "
-		 "(?,?,?,?,?,?)",
+		 "uidvalidity, uidnext, highest_uid, clean, next_due) VALUES "
+		 "(?,?,?,?,?,?,?)",
 		 &q, err_r) < 0)
 		return -1;
 	sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
@@ -536,6 +570,7 @@ int state_folder_put(struct state *st, const char *account, const char *folder,
 	sqlite3_bind_int64(q, 4, (sqlite3_int64)f->uidnext);
 	sqlite3_bind_int64(q, 5, (sqlite3_int64)f->highest_uid);
 	sqlite3_bind_int(q, 6, f->clean ? 1 : 0);
+	sqlite3_bind_int64(q, 7, (sqlite3_int64)f->next_due);
 	int r = sqlite3_step(q);
 	if (r != SQLITE_DONE)
 		*err_r = db_error(st, "folder record");
@@ -628,4 +663,142 @@ int state_count(struct state *st, const char *account, uint64_t *n_r,
 		*err_r = db_error(st, "count");
 	sqlite3_finalize(s);
 	return r == SQLITE_ROW ? 0 : -1;
+}
+
+int state_get(struct state *st, const struct state_key *key,
+	      struct state_seen *seen_r, bool *found_r, char **err_r)
+{
+	sqlite3_stmt *q = st->get;
+
+	sqlite3_reset(q);
+	bind_key(q, key);
+	int r = sqlite3_step(q);
+	if (r != SQLITE_ROW && r != SQLITE_DONE) {
+		*err_r = db_error(st, "lookup");
+		sqlite3_reset(q);
+		return -1;
+	}
+	*found_r = r == SQLITE_ROW;
+	memset(seen_r, 0, sizeof(*seen_r));
+	if (r == SQLITE_ROW) {
+		seen_r->size = (uint64_t)sqlite3_column_int64(q, 0);
+		seen_r->deleting = sqlite3_column_int(q, 1) != 0;
+		snprintf(seen_r->origin, sizeof(seen_r->origin), "%s",
+			 (const char *)sqlite3_column_text(q, 2));
+		seen_r->archived_size = (uint64_t)sqlite3_column_int64(q, 3);
+		snprintf(seen_r->hash, sizeof(seen_r->hash), "%s",
+			 (const char *)sqlite3_column_text(q, 4));
+		snprintf(seen_r->header_hash, sizeof(seen_r->header_hash),
+			 "%s", (const char *)sqlite3_column_text(q, 5));
+		seen_r->target = xstrdup((const char *)sqlite3_column_text(q, 6));
+		seen_r->location =
+		    xstrdup((const char *)sqlite3_column_text(q, 7));
+		seen_r->first_archived = (time_t)sqlite3_column_int64(q, 8);
+	}
+	sqlite3_reset(q);
+	return 0;
+}
+
+void state_seen_free(struct state_seen *seen)
+{
+	free(seen->target);
+	free(seen->location);
+	seen->target = NULL;
+	seen->location = NULL;
+}
+
+int state_uid_other_size(struct state *st, const struct state_key *key,
+			 bool *found_r, char **err_r)
+{
+	sqlite3_stmt *q;
+
+	if (prep(st,
+		 "SELECT 1 FROM seen WHERE account = ? AND folder = ? AND "
+		 "uidvalidity = ? AND uid = ? AND size <> ?5 AND size <> 0 "
+		 "LIMIT 1",
+		 &q, err_r) < 0)
+		return -1;
+	bind_key(q, key);
+	int r = sqlite3_step(q);
+	*found_r = r == SQLITE_ROW;
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		*err_r = db_error(st, "lookup");
+	sqlite3_finalize(q);
+	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : -1;
+}
+
+int state_set_location(struct state *st, const struct state_key *key,
+		       const char *location, char **err_r)
+{
+	sqlite3_stmt *q;
+
+	if (prep(st,
+		 "UPDATE seen SET location = ?6 WHERE account = ?1 AND "
+		 "folder = ?2 AND uidvalidity = ?3 AND uid = ?4 AND "
+		 "size = ?5",
+		 &q, err_r) < 0)
+		return -1;
+	bind_key(q, key);
+	sqlite3_bind_text(q, 6, location, -1, SQLITE_STATIC);
+	int r = sqlite3_step(q);
+	if (r != SQLITE_DONE)
+		*err_r = db_error(st, "record");
+	sqlite3_finalize(q);
+	return r == SQLITE_DONE ? 0 : -1;
+}
+
+int state_clock_get(struct state *st, const char *account, time_t *high_r,
+		    char **err_r)
+{
+	sqlite3_stmt *q;
+
+	if (prep(st, "SELECT high FROM clock WHERE account = ?", &q, err_r) <
+	    0)
+		return -1;
+	sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
+	int r = sqlite3_step(q);
+	*high_r = r == SQLITE_ROW ? (time_t)sqlite3_column_int64(q, 0) : 0;
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		*err_r = db_error(st, "clock");
+	sqlite3_finalize(q);
+	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : -1;
+}
+
+int state_clock_put(struct state *st, const char *account, time_t high,
+		    char **err_r)
+{
+	sqlite3_stmt *q;
+
+	if (prep(st,
+		 "INSERT INTO clock (account, high) VALUES (?, ?) ON "
+		 "CONFLICT (account) DO UPDATE SET high = MAX(high, "
+		 "excluded.high)",
+		 &q, err_r) < 0)
+		return -1;
+	sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)high);
+	int r = sqlite3_step(q);
+	if (r != SQLITE_DONE)
+		*err_r = db_error(st, "clock");
+	sqlite3_finalize(q);
+	return r == SQLITE_DONE ? 0 : -1;
+}
+
+int state_skipped_note(struct state *st, const struct state_key *key,
+		       bool *first_r, char **err_r)
+{
+	sqlite3_stmt *q;
+
+	if (prep(st,
+		 "INSERT OR IGNORE INTO skipped (account, folder, "
+		 "uidvalidity, uid, size) VALUES (?,?,?,?,?)",
+		 &q, err_r) < 0)
+		return -1;
+	bind_key(q, key);
+	int r = sqlite3_step(q);
+	*first_r = r == SQLITE_DONE && sqlite3_changes(st->db) > 0;
+	if (r != SQLITE_DONE)
+		*err_r = db_error(st, "skipped");
+	sqlite3_finalize(q);
+	return r == SQLITE_DONE ? 0 : -1;
 }

@@ -26,6 +26,8 @@ struct state_record {
 	const char *target;         /* "maildir:/path" or "mbox:/path" */
 	const char *location;       /* file name under new/, or "mbox:OFFSET" */
 	time_t first_archived;
+	bool keep_existing;         /* a record already there stays as it is
+				     * (fetch_all: another target's copy) */
 };
 
 struct state;
@@ -97,6 +99,8 @@ struct state_folder {
 	uint64_t highest_uid;   /* highest UID archived so far */
 	bool clean;             /* every message below UIDNEXT was handled:
 				 * archived, and deleted where due */
+	time_t next_due;        /* earliest delete_after expiry of a message
+				 * left there (expiry clock); 0 none */
 };
 
 /* Reads the folder row of ACCOUNT/FOLDER: *found_r false when there is
@@ -132,5 +136,46 @@ int state_find_by_content(struct state *st, const char *account,
 /* Counts the records of ACCOUNT.  0, or -1 with *err_r. */
 int state_count(struct state *st, const char *account, uint64_t *n_r,
 		char **err_r);
+
+/* A seen record as read back. */
+struct state_seen {
+	uint64_t size;          /* 0: imported without a size */
+	bool deleting;
+	char origin[16];        /* "" archived by mailhaul; else the tool */
+	uint64_t archived_size;
+	char hash[65];
+	char header_hash[65];
+	char *target;           /* "" when imported */
+	char *location;
+	time_t first_archived;
+};
+
+/* Reads the record of KEY as state_lookup finds it: *found_r, and the
+ * record into *seen_r (free with state_seen_free).  0, or -1 with
+ * *err_r. */
+int state_get(struct state *st, const struct state_key *key,
+	      struct state_seen *seen_r, bool *found_r, char **err_r);
+void state_seen_free(struct state_seen *seen);
+
+/* Sets *found_r: is KEY's uid recorded with another (known) size?  A
+ * POP3 server that reuses UIDLs gives itself away by this.  0, or -1. */
+int state_uid_other_size(struct state *st, const struct state_key *key,
+			 bool *found_r, char **err_r);
+
+/* A reader moved the archived copy of KEY: the record follows it. */
+int state_set_location(struct state *st, const struct state_key *key,
+		       const char *location, char **err_r);
+
+/* The expiry clock of ACCOUNT: the latest clock a poll used (0 none);
+ * put never moves it backwards.  0, or -1 with *err_r. */
+int state_clock_get(struct state *st, const char *account, time_t *high_r,
+		    char **err_r);
+int state_clock_put(struct state *st, const char *account, time_t high,
+		    char **err_r);
+
+/* Notes that KEY was not fetched for its size: *first_r is true the
+ * first time only, so that it is reported once.  0, or -1. */
+int state_skipped_note(struct state *st, const struct state_key *key,
+		       bool *first_r, char **err_r);
 
 #endif

@@ -18,6 +18,7 @@
 #   $T       a private temporary directory, removed at exit (KEEP=1 keeps
 #            it); the exit trap also stops dovecot
 #   dovecot  dc_start [--cert good|wronghost|untrusted]   (exports POP3_PORT,
+#              with $DC_EXTRA_CONF appended to its configuration;
 #              POP3S_PORT, IMAP_PORT, IMAPS_PORT, CA_FILE, SERVER_PIN,
 #              MAIL_USER, MAIL_PASS; alice's Maildir is $MAILDIR_SRV)
 #            dc_stop, dc_restart [--cert ...] (new ports!)
@@ -26,7 +27,8 @@
 #            dc_no_connection, dc_no_login_attempt USER, dc_log_sync
 #   mailhaul mh_require_binary, mh_config NAME [key=value...] [-- NAME2
 #            [key=value...]]..., mh_run [ARGS...] (sets RC OUT ERR, and RSS
-#            in KB with MH_TIME=1), mh_show_output
+#            in KB with MH_TIME=1; runs under faketime "$MH_FAKETIME" when
+#            set), mh_show_output
 #   oracle   expected_from_server DIR, check_archive maildir|mbox PATH DIR,
 #            archive_count, archive_empty PATH, archive_digest PATH,
 #            mh_mkseed ARGS (tests/integration/mkseed)
@@ -346,6 +348,7 @@ service imap-login {
     ssl = yes
   }
 }
+${DC_EXTRA_CONF:-}
 EOF
 }
 
@@ -622,7 +625,8 @@ mh_config() {
             v=${opt[$k]}
             [ -n "$v" ] || continue
             case $k in
-            port | timeout | keep | keep_flags | expunge_without_uidplus) ;;
+            port | timeout | keep | keep_flags | expunge_without_uidplus | \
+                fetch_limit | fetch_all) ;;
             *) case $v in
                 "{"*) ;;
                 *) v=$(mh_quote "$v") ;;
@@ -650,6 +654,9 @@ mh_config() {
 # MH_TIME=1: the peak RSS in KB goes to RSS.
 mh_run() {
     local -a pre=(timeout -k 5 "${MH_TIMEOUT:-60}")
+    if [ -n "${MH_FAKETIME:-}" ]; then
+        pre+=(env FAKETIME_DONT_FAKE_MONOTONIC=1 faketime "$MH_FAKETIME")
+    fi
     RSS=
     if [ "${MH_TIME:-0}" = 1 ]; then
         pre+=(/usr/bin/time -q -f %M -o "$T/rss")

@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
+# Retention rules against dovecot, with the clock moved by libfaketime:
+# delete_after deletes exactly the messages past their age, never earlier,
+# also after the clock is set back; a message whose archived copy was
+# removed is archived again, not deleted; max_server_size deletes the
+# oldest archived first and only archived ones; skip_larger_than and
+# fetch_limit; --dry-run prints the plan and changes nothing.
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+mh_require_binary
+
+# libfaketime is preloaded: with ASan, it comes before libasan.
+if [ -n "${ASAN_OPTIONS:-}" ] || ldd "$MAILHAUL" 2>/dev/null | grep -q libasan; then
+    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+fi
+
+DAY=86400
+BASE=$(( $(date +%s) / DAY * DAY + 12 * 3600 ))
+# at DAYS: the fake time BASE + DAYS days, for faketime
+at() {
+    date -u -d "@$((BASE + $1 * DAY))" '+%Y-%m-%d %H:%M:%S'
+}
+export TZ=UTC
+
+# mkmsg DIR NAME [BODYBYTES]: a message with Subject and Message-ID NAME.
+mkmsg() {
+    mkdir -p "$1"
+    {
+        printf 'From: Seed <seed@example.org>\nTo: alice@example.org\n'
+        printf 'Subject: %s\nMessage-ID: <%s@retention.test>\n' "$2" "$2"
+        printf 'Date: Mon, 02 Jan 2023 03:04:05 +0000\n\n'
+        head -c "${3:-300}" /dev/zero | tr '\0' 'x' | fold -w 60
+        printf '\n'
+    } >"$1/$2"
+}
+
+# on_server: the Subjects of the messages on the server, sorted, one line.
+on_server() {
+    find "$MAILDIR_SRV/cur" "$MAILDIR_SRV/new" -maxdepth 1 -type f \
+        -exec sed -n 's/^Subject: //p' {} + | sort | tr '\n' ' ' | sed 's/ $//'
+}
+
+# in_archive DIR: the Subjects archived in the Maildir DIR, sorted.
+in_archive() {
+    find "$1/cur" "$1/new" -maxdepth 1 -type f \
+        -exec sed -n 's/^Subject: //p' {} + | sort | tr '\n' ' ' | sed 's/ $//'
+}
+
+seed() {
+    local d=$T/seed-$1 n
+    shift
+    for n in "$@"; do mkmsg "$d" "$n"; done
+    dc_seed "$d"/*
+}
+
+poll_at() {
+    MH_FAKETIME=$(at "$1")
+    shift
+    mh_run "$@"
+    MH_FAKETIME=
+}
+
+dc_start || exit 1
+md=$T/Maildir
+plain=(tls=none port="$POP3_PORT" tls_ca_file=)
+
+# ------------------------------------------------------------ delete_after
+mh_config ret "${plain[@]}" deliver="maildir:$md" delete_after=5d
+seed A a1 a2 a3
+poll_at 0
+t_rc 0 "day 0: archives A"
+seed B b1 b2 b3
+poll_at 2
+t_rc 0 "day 2: archives B"
+seed C c1 c2 c3
+poll_at 4
+t_rc 0 "day 4: archives C"
+t_eq "$(on_server)" "a1 a2 a3 b1 b2 b3 c1 c2 c3" "day 4: nothing deleted yet"
+
+poll_at 5 --dry-run
+t_rc 0 "day 5 dry run exits 0"
+t_match "$OUT" "^ret: would delete [0-9A-Fa-f]+ \([0-9]+ bytes\): delete_after$" \
+    "dry run: message 1 would be deleted by delete_after"
+t_eq "$(grep -c 'would delete [0-9A-Fa-f]* (' <<<"$OUT")" 3 "dry run: 3 would be deleted"
+t_match "$OUT" "^ret: would fetch 0 \(0 B\), would delete 3, 0 too large, 0 deferred$" \
+    "dry run: the totals"
+t_eq "$(on_server)" "a1 a2 a3 b1 b2 b3 c1 c2 c3" "dry run deleted nothing"
+
+poll_at 5
+t_rc 0 "day 5: exits 0"
+t_eq "$(on_server)" "b1 b2 b3 c1 c2 c3" "day 5: exactly A (5 days old) deleted"
+t_match "$OUT" "^ret: 0 new .*, 3 deleted, 6 kept on server$" "day 5 summary"
+
+# The clock is set back 2 days: nothing is due early, and what arrives
+# now is recorded at the later time the state saw.
+seed D d1 d2 d3
+poll_at 3
+t_rc 0 "clock set back to day 3: exits 0"
+t_eq "$(on_server)" "b1 b2 b3 c1 c2 c3 d1 d2 d3" "day 3 (set back): nothing deleted, D archived"
+poll_at 6
+t_eq "$(on_server)" "b1 b2 b3 c1 c2 c3 d1 d2 d3" "day 6: B (4 days old) stays"
+poll_at 7
+t_eq "$(on_server)" "c1 c2 c3 d1 d2 d3" "day 7: B deleted"
+poll_at 9
+t_eq "$(on_server)" "d1 d2 d3" "day 9: C deleted; D, archived during the set-back clock, stays"
+t_eq "$(in_archive "$md")" "a1 a2 a3 b1 b2 b3 c1 c2 c3 d1 d2 d3" "the archive holds each message once"
+
+# d1's archived file disappears behind mailhaul's back.
+rm -f "$(grep -l '^Subject: d1$' "$md"/new/* "$md"/cur/* 2>/dev/null)"
+t_eq "$(in_archive "$md")" "a1 a2 a3 b1 b2 b3 c1 c2 c3 d2 d3" "d1's archived copy removed"
+poll_at 10
+t_rc 0 "day 10: exits 0"
+t_eq "$(on_server)" "d1" "day 10: d2 d3 deleted, d1 kept on the server"
+t_eq "$(in_archive "$md")" "a1 a2 a3 b1 b2 b3 c1 c2 c3 d1 d2 d3" "d1 archived again"
+t_match "$ERR" "ret: message [^ ]+: the archived copy .* is gone or changed .*archiving it again" \
+    "the warning says d1 is archived again"
+poll_at 11
+t_eq "$(on_server)" "" "day 11: d1, now archived again, deleted (its age counts from day 5)"
+t_eq "$(in_archive "$md")" "a1 a2 a3 b1 b2 b3 c1 c2 c3 d1 d2 d3" "each message archived once at the end"
+
+# ------------------------------------------------------------ max_server_size
+# 50 messages: 40 archived on day 20 and 21, 10 not archived (too large).
+md2=$T/Maildir2
+st2=$T/state2.db
+names1=() names2=() big=()
+for i in $(seq -w 1 20); do names1+=("m$i"); done
+for i in $(seq -w 21 40); do names2+=("m$i"); done
+for i in $(seq -w 41 50); do big+=("z$i"); done
+for n in "${names1[@]}"; do mkmsg "$T/seed-M1" "$n" 1000; done
+dc_seed "$T"/seed-M1/*
+mh_config off "${plain[@]}" deliver="maildir:$md2" state_file="$st2" \
+    skip_larger_than=10K
+poll_at 20
+t_rc 0 "offload: day 20 archives 20"
+for n in "${names2[@]}"; do mkmsg "$T/seed-M2" "$n" 1000; done
+for n in "${big[@]}"; do mkmsg "$T/seed-M2" "$n" 20000; done
+dc_seed "$T"/seed-M2/*
+poll_at 21
+t_rc 0 "offload: day 21 archives 20 more, skips 10 too large"
+t_eq "$(find "$MAILDIR_SRV/cur" "$MAILDIR_SRV/new" -type f | wc -l)" 50 "the folder holds 50 messages"
+t_match "$ERR" "off: message [^ ]+ \([0-9]+ bytes\) is larger than skip_larger_than: not downloaded" \
+    "a too-large message is reported"
+t_eq "$(grep -c 'larger than skip_larger_than' <<<"$ERR")" 10 "each of the 10 reported once"
+poll_at 21
+t_eq "$(grep -c 'larger than skip_larger_than' <<<"$ERR")" 0 "and not again on the next poll"
+
+# The limit: the 10 big ones plus 15 of the archived ones fit.
+sizes=$("$MH_PYTHON" - "$POP3_PORT" "$MAIL_USER" "$MAIL_PASS" <<'EOF'
+import poplib, sys
+p = poplib.POP3("127.0.0.1", int(sys.argv[1]))
+p.user(sys.argv[2]); p.pass_(sys.argv[3])
+sizes = {}
+for line in p.list()[1]:
+    num, size = line.split()
+    top = p.top(int(num), 0)[1]
+    subj = [l[9:].decode() for l in top if l.startswith(b"Subject: ")][0]
+    sizes[subj] = int(size)
+p.quit()
+print(" ".join(f"{k}={v}" for k, v in sorted(sizes.items())))
+EOF
+)
+declare -A SZ
+for kv in $sizes; do SZ[${kv%%=*}]=${kv#*=}; done
+total=0 bigtotal=0 small=0
+for n in "${names1[@]}" "${names2[@]}"; do total=$((total + SZ[$n])); small=${SZ[$n]}; done
+for n in "${big[@]}"; do bigtotal=$((bigtotal + SZ[$n])); done
+limit=$((bigtotal + 15 * small))
+# oldest archived first: m01..m20 (day 20) before m21..m40 (day 21), each
+# in server order; until what is left is at or below the limit.
+expect=() left=$((total + bigtotal))
+for n in "${names1[@]}" "${names2[@]}"; do
+    if [ "$left" -gt "$limit" ]; then left=$((left - SZ[$n])); else expect+=("$n"); fi
+done
+expect+=("${big[@]}")
+want=$(printf '%s\n' "${expect[@]}" | sort | tr '\n' ' ' | sed 's/ $//')
+mh_config off "${plain[@]}" deliver="maildir:$md2" state_file="$st2" \
+    skip_larger_than=10K max_server_size="$limit"
+poll_at 22
+t_rc 0 "offload: day 22 with max_server_size exits 0"
+t_eq "$(on_server)" "$want" "offload: the oldest archived deleted until at or below the limit, big ones kept"
+t_eq "$(find "$MAILDIR_SRV/cur" "$MAILDIR_SRV/new" -type f | wc -l)" 25 "offload: 25 messages left"
+t_eq "$(in_archive "$md2" | wc -w)" 40 "offload: the archive holds the 40 archived ones"
+# A limit below what cannot be deleted: all archived ones go, the rest
+# stays, with a warning.
+mh_config off "${plain[@]}" deliver="maildir:$md2" state_file="$st2" \
+    skip_larger_than=10K max_server_size=1K
+poll_at 23
+t_rc 0 "offload below the big ones: exits 0"
+t_eq "$(on_server)" "$(printf '%s\n' "${big[@]}" | tr '\n' ' ' | sed 's/ $//')" \
+    "offload: only the 10 unarchived big ones stay"
+t_match "$ERR" "off: [0-9]+ bytes stay on the server, more than max_server_size" \
+    "offload: a warning says the limit cannot be met"
+
+# ------------------------------------------------------------ fetch_limit
+find "$MAILDIR_SRV/cur" "$MAILDIR_SRV/new" -type f -delete
+for i in 1 2 3 4 5 6 7; do mkmsg "$T/seed-L" "l$i"; done
+dc_seed "$T"/seed-L/*
+md3=$T/Maildir3
+mh_config lim "${plain[@]}" deliver="maildir:$md3" state_file="$T/state3.db" \
+    fetch_limit=3
+mh_run
+t_rc 0 "fetch_limit: exits 0"
+t_eq "$(in_archive "$md3")" "l1 l2 l3" "fetch_limit 3: the oldest three"
+mh_run
+t_eq "$(in_archive "$md3")" "l1 l2 l3 l4 l5 l6" "next poll: three more"
+mh_run
+t_eq "$(in_archive "$md3")" "l1 l2 l3 l4 l5 l6 l7" "then the last one"
+
+t_done
