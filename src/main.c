@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 
 #include "conf.h"
+#include "import.h"
 #include "log.h"
 #include "cli.h"
 #include "run.h"
@@ -19,10 +20,14 @@ static const struct command {
 	const char *name;
 	cli_command_fn *fn;
 } commands[] = {
+	{"import", import_run},
 	{NULL, NULL},
 };
 
-#define COMMANDS_USAGE ""
+#define COMMANDS_USAGE \
+	"  import --from fetchmail|mpop|getmail [-a NAME] [--folder F] FILE\n" \
+	"                      seed the seen records from another tool's state\n" \
+	""
 
 static const struct command *find_command(const char *name)
 {

@@ -802,3 +802,58 @@ int state_skipped_note(struct state *st, const struct state_key *key,
 	sqlite3_finalize(q);
 	return r == SQLITE_DONE ? 0 : -1;
 }
+
+/* Inserts one imported record unless the message is known by any size. */
+static int import_one(struct state *st, sqlite3_stmt *q, const char *origin,
+		      const struct state_import_item *it, uint64_t *added)
+{
+	sqlite3_reset(q);
+	sqlite3_bind_text(q, 1, it->key.account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, it->key.folder, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, (sqlite3_int64)it->key.uidvalidity);
+	sqlite3_bind_text(q, 4, it->key.uid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 5, (sqlite3_int64)it->key.size);
+	sqlite3_bind_int64(q, 6, (sqlite3_int64)it->first_archived);
+	sqlite3_bind_text(q, 7, origin, -1, SQLITE_STATIC);
+	if (step_done(q) < 0)
+		return -1;
+	*added += (uint64_t)sqlite3_changes(st->db);
+	return 0;
+}
+
+int state_import_batch(struct state *st, const char *origin,
+		       const struct state_import_item *items, size_t n,
+		       uint64_t *added_r, char **err_r)
+{
+	sqlite3_stmt *q;
+	uint64_t added = 0;
+
+	if (prep(st,
+		 "INSERT OR IGNORE INTO seen (account, folder, uidvalidity, "
+		 "uid, size, archived_size, hash, header_hash, target, "
+		 "location, first_archived, origin) SELECT ?1, ?2, ?3, ?4, ?5, "
+		 "0, '', '', '', '', ?6, ?7 WHERE NOT EXISTS (SELECT 1 FROM "
+		 "seen WHERE account = ?1 AND folder = ?2 AND uidvalidity = ?3 "
+		 "AND uid = ?4)",
+		 &q, err_r) < 0)
+		return -1;
+	if (exec(st, "BEGIN IMMEDIATE", err_r) < 0) {
+		sqlite3_finalize(q);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (import_one(st, q, origin, &items[i], &added) < 0) {
+			*err_r = db_error(st, "import");
+			sqlite3_finalize(q);
+			char *ignored = NULL;
+			exec(st, "ROLLBACK", &ignored);
+			free(ignored);
+			return -1;
+		}
+	}
+	sqlite3_finalize(q);
+	if (exec(st, "COMMIT", err_r) < 0)
+		return -1;
+	*added_r = added;
+	return 0;
+}

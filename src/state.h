@@ -178,4 +178,21 @@ int state_clock_put(struct state *st, const char *account, time_t high,
 int state_skipped_note(struct state *st, const struct state_key *key,
 		       bool *first_r, char **err_r);
 
+/* A message another tool (fetchmail, mpop, getmail) fetched, as its state
+ * file names it: KEY.size is 0 when the file does not say (it then
+ * matches any listed size, see state_lookup). */
+struct state_import_item {
+	struct state_key key;
+	time_t first_archived;   /* when the tool fetched it, or the import */
+};
+
+/* Writes a seen record (origin ORIGIN, no archived copy known) for each
+ * of the N ITEMS that has none yet under its account, folder,
+ * UIDVALIDITY and UID (whatever the size), in one durable transaction;
+ * existing records are never changed.  *added_r says how many were
+ * written.  Returns 0, or -1 with *err_r and nothing written. */
+int state_import_batch(struct state *st, const char *origin,
+		       const struct state_import_item *items, size_t n,
+		       uint64_t *added_r, char **err_r);
+
 #endif
