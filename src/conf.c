@@ -98,7 +98,9 @@ static const char *const required_options[] = {"host", "user", "deliver"};
  * one more than the newlines inside it (measured).  A file_map replays the
  * lexer's rules over a file to translate its numbers back into real ones,
  * and remembers where each top-level account or defaults block starts
- * (libconfuse only knows the line of its closing brace).  Should the replay ever disagree
+ * (libconfuse only knows the line of its closing brace) and where a
+ * defaults block sets each option (to point at it from the accounts that
+ * inherit it).  Should the replay ever disagree
  * with libconfuse, only a line number in a message is off.
  */
 struct file_map {
@@ -110,6 +112,12 @@ struct file_map {
 	size_t n_blocks;
 	int unclosed; /* start line of a block missing its "}", or 0 */
 	const char *unclosed_kind;
+	struct map_opt {
+		int block; /* the defaults block's first line */
+		int line;
+		char *name;
+	} *opts;
+	size_t n_opts;
 };
 
 struct scan {
@@ -118,6 +126,7 @@ struct scan {
 	int depth;    /* braces */
 	int keyword;  /* line of a pending top-level section name, or 0 */
 	const char *kind; /* which one */
+	const char *in_kind; /* the kind of the block at depth 1, or NULL */
 	struct file_map *m;
 };
 
@@ -212,6 +221,23 @@ static void scan_section_name(struct scan *sc, size_t len)
 		}
 }
 
+/* Notes an option name of LEN bytes at P in a defaults block: a word
+ * followed by "=" or "+=". */
+static void scan_option_name(struct scan *sc, size_t len)
+{
+	const char *q = sc->p + len;
+	struct file_map *m = sc->m;
+
+	while (q < sc->end && (*q == ' ' || *q == '\t'))
+		q++;
+	if (q == sc->end || (*q != '=' && *q != '+') || m->n_blocks == 0)
+		return;
+	m->opts = xrealloc(m->opts, (m->n_opts + 1) * sizeof(*m->opts));
+	m->opts[m->n_opts].block = m->blocks[m->n_blocks - 1];
+	m->opts[m->n_opts].line = sc->real;
+	m->opts[m->n_opts++].name = xstrndup(sc->p, len);
+}
+
 static void scan_word(struct scan *sc)
 {
 	size_t len = 0, slashes = 0;
@@ -227,12 +253,16 @@ static void scan_word(struct scan *sc)
 	}
 	if (sc->depth == 0)
 		scan_section_name(sc, len);
+	else if (sc->depth == 1 && sc->in_kind == section_defaults)
+		scan_option_name(sc, len);
 	sc->p += len;
 }
 
 static void scan_brace(struct scan *sc, char c)
 {
 	sc->p++;
+	if (c == '{' && sc->depth == 0)
+		sc->in_kind = sc->keyword != 0 ? sc->kind : NULL;
 	if (c == '{' && sc->depth++ == 0 && sc->keyword != 0) {
 		sc->m->blocks = xrealloc(sc->m->blocks,
 					 (sc->m->n_blocks + 1) * sizeof(int));
@@ -297,6 +327,9 @@ static void file_map_free(struct file_map *m)
 	free(m->starts);
 	free(m->blocks);
 	free(m->kinds);
+	for (size_t i = 0; i < m->n_opts; i++)
+		free(m->opts[i].name);
+	free(m->opts);
 	free(m);
 }
 
@@ -326,6 +359,18 @@ static int file_map_block(const struct file_map *m, int line)
 		if (m->blocks[i] <= line)
 			best = m->blocks[i];
 	return best != 0 ? best : line;
+}
+
+/* Returns the line where the block starting at BLOCK sets option NAME
+ * first, or 0. */
+static int file_map_option(const struct file_map *m, int block,
+			   const char *name)
+{
+	for (size_t i = 0; i < m->n_opts; i++)
+		if (m->opts[i].block == block &&
+		    strcmp(m->opts[i].name, name) == 0)
+			return m->opts[i].line;
+	return 0;
 }
 
 /* Reads all of FD (at most CONF_MAX_BYTES) into a NUL-terminated buffer.
@@ -372,10 +417,6 @@ struct conf_parse {
 	char **secret_files; /* files that hold a password option */
 	size_t n_secret_files;
 	cfg_t *defaults; /* the first defaults block, or NULL */
-	/* Real lines of the options of the first defaults block seen while
-	 * parsing (lines_sec), by option index; 0: not set there. */
-	cfg_t *lines_sec;
-	int defaults_lines[32];
 };
 
 /* libconfuse's callbacks carry no user pointer, and its parser is not
@@ -933,32 +974,12 @@ static bool check_once(struct conf_parse *ctx, cfg_t *cfg, cfg_opt_t *opt)
 	return true;
 }
 
-/* Remembers where the first defaults block sets each option, for the
- * messages about the accounts that inherit it. */
-static void note_defaults_line(struct conf_parse *ctx, cfg_t *cfg,
-			       cfg_opt_t *opt)
-{
-	unsigned idx = (unsigned)(opt - cfg->opts);
-	int line = cfg->line;
-
-	if (!ctx_is_defaults(ctx, cfg) || idx >= 32)
-		return;
-	if (ctx->lines_sec == NULL)
-		ctx->lines_sec = cfg;
-	if (ctx->lines_sec != cfg || ctx->defaults_lines[idx] != 0)
-		return;
-	if (cfg->filename != NULL)
-		line = file_map_line(ctx_map(ctx, cfg->filename), line);
-	ctx->defaults_lines[idx] = line;
-}
-
 /* Every option's validation callback.  Problems are reported and the
  * parse goes on (returning non-zero would stop at the first one). */
 static int validate_option(cfg_t *cfg, cfg_opt_t *opt)
 {
 	struct conf_parse *ctx = parse_ctx;
 
-	note_defaults_line(ctx, cfg, opt);
 	if ((opt->flags & CFGF_LIST) == 0 && !check_once(ctx, cfg, opt))
 		return 0;
 	if (opt->type == CFGT_STR && (opt->flags & CFGF_LIST) == 0) {
@@ -1178,13 +1199,11 @@ static char *merge_str(const struct merge *m, const char *name, bool tilde)
 static int merge_defaults_line(const struct merge *m, const char *name)
 {
 	struct conf_parse *ctx = m->ctx;
-	cfg_opt_t *opt = cfg_getopt(m->defaults, name);
-	unsigned idx = opt != NULL ? (unsigned)(opt - m->defaults->opts) : 32;
+	int block = sec_block_line(ctx, m->defaults);
+	int line = file_map_option(ctx_map(ctx, ctx_file(ctx, m->defaults)),
+				   block, name);
 
-	if (ctx->lines_sec == m->defaults && idx < 32 &&
-	    ctx->defaults_lines[idx] != 0)
-		return ctx->defaults_lines[idx];
-	return sec_block_line(ctx, m->defaults);
+	return line != 0 ? line : block;
 }
 
 /* Reports a problem of the account that option NAME causes: at the line
