@@ -758,6 +758,14 @@ static void test_defaults_block(void)
 
 	test_inherit_basic();
 	test_inherit_kinds();
+	conf = load_ok("defaults {\n protocol = imap\n folders = {\"A\"}\n}\n"
+		       HEAD REQ " folders += {\"X\"}\n}\n",
+		       "+= in an account");
+	tap_ok(conf != NULL && conf->accounts[0].n_folders == 2 &&
+		   strcmp(conf->accounts[0].folders[0], "INBOX") == 0 &&
+		   strcmp(conf->accounts[0].folders[1], "X") == 0,
+	       "+= in an account adds to the built-in default, as documented");
+	conf_free(&conf);
 	conf = load_ok("defaults {\n}\n" MIN, "an empty defaults block");
 	tap_ok(conf != NULL && conf->accounts[0].port == 995 &&
 		   conf->accounts[0].line == 3,
@@ -1147,6 +1155,69 @@ static char *read_text(const char *path)
 	return buf;
 }
 
+/* The sample with its defaults block and its retention examples
+ * uncommented: they must be valid too.  Caller frees. */
+static char *sample_uncommented(const char *text)
+{
+	static const char *const options[] = {
+	    "delete_after", "max_server_size",  "skip_larger_than",
+	    "fetch_limit",  "fetch_size_limit", "fetch_all",
+	};
+	struct util_str out = {0};
+	bool in_defaults = false;
+
+	for (const char *p = text; *p != '\0';) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl != NULL ? (size_t)(nl - p + 1) : strlen(p);
+		const char *hash = p[0] == '\t' ? p + 1 : p;
+		bool uncomment = in_defaults;
+		if (strncmp(p, "#defaults {", 11) == 0)
+			uncomment = in_defaults = true;
+		else if (in_defaults && strncmp(p, "#}", 2) == 0)
+			in_defaults = false;
+		for (size_t i = 0; i < N(options); i++)
+			if (hash[0] == '#' &&
+			    strncmp(hash + 1, options[i], strlen(options[i])) ==
+				0 &&
+			    hash[1 + strlen(options[i])] == ' ')
+				uncomment = true;
+		if (uncomment && hash[0] == '#') {
+			util_str_add(&out, p, (size_t)(hash - p));
+			util_str_add(&out, hash + 1, len - (size_t)(hash + 1 - p));
+		} else {
+			util_str_add(&out, p, len);
+		}
+		p += len;
+	}
+	return out.p;
+}
+
+static void test_sample_examples(const char *text)
+{
+	char *full = text != NULL ? sample_uncommented(text) : NULL;
+	char *err = NULL;
+	struct conf *conf = NULL;
+	const struct conf_account *a;
+
+	if (full != NULL &&
+	    conf_load_string("sample", full, &conf, &err) < 0)
+		diag("", err);
+	a = conf != NULL ? &conf->accounts[0] : NULL;
+	tap_ok(full != NULL && strstr(full, "\ndefaults {\n") != NULL &&
+		   strstr(full, "\n\tdelete_after = ") != NULL,
+	       "the sample has a defaults block and retention examples");
+	tap_ok(a != NULL && a->delete_after == 30 * 86400 &&
+		   a->max_server_size == 500 * MiB &&
+		   a->skip_larger_than == 25 * MiB && a->fetch_limit == 500 &&
+		   a->fetch_size_limit == 100 * MiB && !a->fetch_all,
+	       "the sample's retention examples parse, uncommented");
+	tap_ok(a != NULL && a->timeout == 30,
+	       "the sample's defaults block parses, uncommented, and applies");
+	conf_free(&conf);
+	free(err);
+	free(full);
+}
+
 static void test_sample(void)
 {
 	const char *srcdir = getenv("MAILHAUL_SRCDIR");
@@ -1172,6 +1243,8 @@ static void test_sample(void)
 	       "the sample's account shows the defaults");
 	conf_free(&conf);
 	free(err);
+	err = NULL;
+	test_sample_examples(text);
 	free(text);
 	tap_ok(load_file(path, &err) == 0, "conf_load accepts the sample file");
 	if (err != NULL)
