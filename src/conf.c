@@ -108,7 +108,7 @@ struct file_map {
 	int *starts; /* starts[r]: libconfuse's count at real line r */
 	int n_lines;
 	int *blocks; /* real lines of top-level "account"/"defaults" */
-	const char **kinds; /* blocks[i] is a section_account or ... */
+	const char **kinds; /* kinds[i]: section_account or _defaults */
 	size_t n_blocks;
 	int unclosed; /* start line of a block missing its "}", or 0 */
 	const char *unclosed_kind;
@@ -213,6 +213,9 @@ static void scan_section_name(struct scan *sc, size_t len)
 {
 	static const char *const names[] = {section_account, section_defaults};
 
+	/* In 'account defaults {', "defaults" is the title. */
+	if (sc->keyword == sc->real)
+		return;
 	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
 		if (len == strlen(names[i]) &&
 		    memcmp(sc->p, names[i], len) == 0) {
@@ -484,21 +487,21 @@ static const char *ctx_file(const struct conf_parse *ctx, const cfg_t *cfg)
 						    : ctx->name;
 }
 
-/* Adds "FILE:LINE: [account "NAME": ]text", naming the account ACCT (or
- * none when NULL); LINE is real, or 0 for none. */
+/* Adds "FILE:LINE: [account "NAME": |defaults: ]text", naming the block
+ * SEC (none when it is NULL or the root); LINE is real, or 0 for none. */
 __attribute__((format(printf, 5, 0))) static void
 ctx_vreport(struct conf_parse *ctx, const char *file, int line,
-	    const cfg_t *acct, const char *fmt, va_list ap)
+	    const cfg_t *sec, const char *fmt, va_list ap)
 {
 	char *text, *where, *msg;
 
 	if (vasprintf(&text, fmt, ap) < 0)
 		text = xstrdup(fmt);
 	where = line > 0 ? xasprintf("%s:%d", file, line) : xstrdup(file);
-	if (ctx_is_account(ctx, acct))
+	if (ctx_is_account(ctx, sec))
 		msg = xasprintf("%s: %s \"%s\": %s", where, section_account,
-				acct->title, text);
-	else if (ctx_is_defaults(ctx, acct))
+				sec->title, text);
+	else if (ctx_is_defaults(ctx, sec))
 		msg = xasprintf("%s: %s: %s", where, section_defaults, text);
 	else
 		msg = xasprintf("%s: %s", where, text);
@@ -532,14 +535,15 @@ parse_error(cfg_t *cfg, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* ctx_vreport with arguments. */
 __attribute__((format(printf, 5, 6))) static void
 ctx_report(struct conf_parse *ctx, const char *file, int line,
-	   const cfg_t *acct, const char *fmt, ...)
+	   const cfg_t *sec, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	ctx_vreport(ctx, file, line, acct, fmt, ap);
+	ctx_vreport(ctx, file, line, sec, fmt, ap);
 	va_end(ap);
 }
 
@@ -1070,8 +1074,8 @@ static cfg_t *schema_new(void)
 	    CFG_INT("lock_timeout", 0, CFGF_NONE),
 	    CFG_SEC(section_account, account_opts,
 		    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
-	    /* MULTI only so that a second block can be refused with its
-	     * line; libconfuse would merge it silently. */
+	    /* MULTI only so that a second block can be found, and refused
+	     * with its line. */
 	    CFG_SEC(section_defaults, account_opts, CFGF_MULTI),
 	    CFG_FUNC("include", conf_include),
 	    CFG_END(),
