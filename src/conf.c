@@ -103,20 +103,22 @@ static const char *const required_options[] = {"host", "user", "deliver"};
  * inherit it).  Should the replay ever disagree
  * with libconfuse, only a line number in a message is off.
  */
+struct map_opt {
+	int block; /* the defaults block's first line */
+	int line;
+	char *name;
+};
+
 struct file_map {
 	char *file;  /* as libconfuse names it */
 	int *starts; /* starts[r]: libconfuse's count at real line r */
 	int n_lines;
-	int *blocks; /* real lines of top-level "account"/"defaults" */
+	int *blocks;	    /* real lines of top-level "account"/"defaults" */
 	const char **kinds; /* kinds[i]: section_account or _defaults */
 	size_t n_blocks;
 	int unclosed; /* start line of a block missing its "}", or 0 */
 	const char *unclosed_kind;
-	struct map_opt {
-		int block; /* the defaults block's first line */
-		int line;
-		char *name;
-	} *opts;
+	struct map_opt *opts; /* options set in defaults blocks */
 	size_t n_opts;
 };
 
@@ -125,7 +127,7 @@ struct scan {
 	int real, lc; /* the real line, libconfuse's count */
 	int depth;    /* braces */
 	int keyword;  /* line of a pending top-level section name, or 0 */
-	const char *kind; /* which one */
+	const char *kind;    /* which one */
 	const char *in_kind; /* the kind of the block at depth 1, or NULL */
 	struct file_map *m;
 };
@@ -269,8 +271,9 @@ static void scan_brace(struct scan *sc, char c)
 	if (c == '{' && sc->depth++ == 0 && sc->keyword != 0) {
 		sc->m->blocks = xrealloc(sc->m->blocks,
 					 (sc->m->n_blocks + 1) * sizeof(int));
-		sc->m->kinds = xrealloc(sc->m->kinds, (sc->m->n_blocks + 1) *
-							  sizeof(*sc->m->kinds));
+		sc->m->kinds =
+		    xrealloc(sc->m->kinds,
+			     (sc->m->n_blocks + 1) * sizeof(*sc->m->kinds));
 		sc->m->blocks[sc->m->n_blocks] = sc->keyword;
 		sc->m->kinds[sc->m->n_blocks++] = sc->kind;
 		sc->keyword = 0;
@@ -483,8 +486,7 @@ static bool ctx_is_defaults(const struct conf_parse *ctx, const cfg_t *cfg)
 
 static const char *ctx_file(const struct conf_parse *ctx, const cfg_t *cfg)
 {
-	return cfg != NULL && cfg->filename != NULL ? cfg->filename
-						    : ctx->name;
+	return cfg != NULL && cfg->filename != NULL ? cfg->filename : ctx->name;
 }
 
 /* Adds "FILE:LINE: [account "NAME": |defaults: ]text", naming the block
@@ -537,8 +539,8 @@ parse_error(cfg_t *cfg, const char *fmt, ...)
 
 /* ctx_vreport with arguments. */
 __attribute__((format(printf, 5, 6))) static void
-ctx_report(struct conf_parse *ctx, const char *file, int line,
-	   const cfg_t *sec, const char *fmt, ...)
+ctx_report(struct conf_parse *ctx, const char *file, int line, const cfg_t *sec,
+	   const char *fmt, ...)
 {
 	va_list ap;
 
@@ -878,8 +880,8 @@ static int parse_duration(const char *name, const char *v, uint64_t *secs_r,
 		return -1;
 	}
 	if (*secs_r > CONF_MAX_DURATION) {
-		*err_r = xasprintf("%s: \"%s\" is longer than 100 years",
-				   name, v);
+		*err_r =
+		    xasprintf("%s: \"%s\" is longer than 100 years", name, v);
 		return -1;
 	}
 	return 0;
@@ -905,8 +907,7 @@ static void check_duration(cfg_t *cfg, cfg_opt_t *opt)
 	uint64_t secs;
 	char *err = NULL;
 
-	if (parse_duration(opt->name, cfg_opt_getnstr(opt, 0), &secs, &err) <
-	    0)
+	if (parse_duration(opt->name, cfg_opt_getnstr(opt, 0), &secs, &err) < 0)
 		parse_error(cfg, "%s", err);
 	free(err);
 }
@@ -1092,7 +1093,7 @@ static cfg_t *schema_new(void)
 /* One account block, seen through the defaults block. */
 struct merge {
 	struct conf_parse *ctx;
-	cfg_t *sec;      /* the account block */
+	cfg_t *sec;	 /* the account block */
 	cfg_t *defaults; /* the defaults block, or NULL */
 	enum conf_protocol protocol;
 	bool has_target; /* deliver was understood */
@@ -1450,12 +1451,11 @@ static void check_defaults(struct conf_parse *ctx)
 	ctx->defaults = d;
 	for (unsigned i = 1; i < n; i++) {
 		cfg_t *sec = cfg_getnsec(ctx->root, section_defaults, i);
-		ctx_report(ctx, ctx_file(ctx, sec), sec_block_line(ctx, sec),
-			   NULL,
-			   "a second \"%s\" block (the first is at %s:%d); "
-			   "merge them into one",
-			   section_defaults, ctx_file(ctx, d),
-			   sec_block_line(ctx, d));
+		ctx_report(
+		    ctx, ctx_file(ctx, sec), sec_block_line(ctx, sec), NULL,
+		    "a second \"%s\" block (the first is at %s:%d); "
+		    "merge them into one",
+		    section_defaults, ctx_file(ctx, d), sec_block_line(ctx, d));
 	}
 	if (d != NULL && cfg_size(d, "password") > 0 &&
 	    cfg_size(d, "password_command") > 0)
@@ -1503,11 +1503,12 @@ static void check_unclosed(struct conf_parse *ctx)
 {
 	for (size_t i = 0; i < ctx->n_maps; i++)
 		if (ctx->maps[i]->unclosed != 0)
-			ctx_add_error(ctx, xasprintf("%s:%d: the %s block "
-						     "has no closing \"}\"",
-						     ctx->maps[i]->file,
-						     ctx->maps[i]->unclosed,
-						     ctx->maps[i]->unclosed_kind));
+			ctx_add_error(ctx,
+				      xasprintf("%s:%d: the %s block "
+						"has no closing \"}\"",
+						ctx->maps[i]->file,
+						ctx->maps[i]->unclosed,
+						ctx->maps[i]->unclosed_kind));
 }
 
 /* ---- permissions ---- */

@@ -352,24 +352,22 @@ static const struct error_case error_cases[] = {
     {"delete_after: a blank inside", HEAD REQ " delete_after = \"1w 3d\"\n}\n",
      "t.conf:6: account \"a\": delete_after: \"1w 3d\" is not a "
      "duration"},
-    {"delete_after: more than 100 years",
-     HEAD REQ " delete_after = 5300w\n}\n",
+    {"delete_after: more than 100 years", HEAD REQ " delete_after = 5300w\n}\n",
      "t.conf:6: account \"a\": delete_after: \"5300w\" is longer than 100 "
      "years"},
     {"delete_after: empty after ${VAR}",
      HEAD REQ " delete_after = \"${MAILHAUL_TEST_UNSET}\"\n}\n",
      "t.conf:6: account \"a\": option \"delete_after\" is empty"},
-    {"delete_after set twice", HEAD REQ " delete_after = 1d\n"
-				       " delete_after = 2d\n}\n",
+    {"delete_after set twice",
+     HEAD REQ " delete_after = 1d\n"
+	      " delete_after = 2d\n}\n",
      "t.conf:7: account \"a\": option \"delete_after\" is set twice"},
     {"max_server_size: unknown unit", HEAD REQ " max_server_size = 5X\n}\n",
      "t.conf:6: account \"a\": max_server_size: \"5X\" is not a size "
      "(e.g. 500M, 25MB, 2G): unknown unit (K, M, G or T)"},
-    {"max_server_size: a fraction",
-     HEAD REQ " max_server_size = \"1.5G\"\n}\n",
+    {"max_server_size: a fraction", HEAD REQ " max_server_size = \"1.5G\"\n}\n",
      "t.conf:6: account \"a\": max_server_size: \"1.5G\" is not a size"},
-    {"skip_larger_than: not a number",
-     HEAD REQ " skip_larger_than = big\n}\n",
+    {"skip_larger_than: not a number", HEAD REQ " skip_larger_than = big\n}\n",
      "t.conf:6: account \"a\": skip_larger_than: \"big\" is not a size "
      "(e.g. 500M, 25MB, 2G): expected a number"},
     {"skip_larger_than: too large",
@@ -406,8 +404,7 @@ static const struct error_case error_cases[] = {
     {"bad max_server_size in defaults",
      "defaults {\n keep = no\n max_server_size = 500Q\n}\n" MIN,
      "t.conf:3: defaults: max_server_size: \"500Q\" is not a size"},
-    {"option twice in defaults",
-     "defaults {\n keep = no\n keep = yes\n}\n" MIN,
+    {"option twice in defaults", "defaults {\n keep = no\n keep = yes\n}\n" MIN,
      "t.conf:3: defaults: option \"keep\" is set twice"},
     {"unclosed defaults block", MIN "defaults {\n keep = no\n",
      "t.conf:7: the defaults block has no closing \"}\""},
@@ -602,8 +599,8 @@ static const struct retention_case retention_cases[] = {
      0, 0, 0, 0, 0, false},
     {" delete_after = 5200w\n", 5200LL * 7 * 86400, 0, 0, 0, 0, false},
     {" max_server_size = 4096\n", 0, 4096, 0, 0, 0, false},
-    {" max_server_size = 2g\n skip_larger_than = 512k\n", 0, 2 * GiB,
-     512 * KiB, 0, 0, false},
+    {" max_server_size = 2g\n skip_larger_than = 512k\n", 0, 2 * GiB, 512 * KiB,
+     0, 0, false},
     {" fetch_size_limit = 1TB\n", 0, 0, 0, 0, 1024 * GiB, false},
     {" fetch_limit = 1\n", 0, 0, 0, 1, 0, false},
 };
@@ -659,23 +656,24 @@ static struct conf *load_ok(const char *text, const char *what)
 
 static void test_inherit_basic(void)
 {
-	struct conf *conf = load_ok(
-	    "account \"a\" {\n deliver = \"maildir:/a\"\n}\n"
-	    "defaults {\n host = \"imap.example.com\"\n user = shared\n"
-	    " password_command = \"pass mail\"\n protocol = imap\n"
-	    " tls = starttls\n keep = no\n delete_after = 30d\n"
-	    " max_server_size = 1G\n fetch_all = yes\n timeout = 30\n"
-	    " folders = {\"INBOX\", \"Archive\"}\n}\n"
-	    "account \"b\" {\n deliver = \"mbox:/b\"\n host = other\n"
-	    " keep = yes\n delete_after = 0\n folders = {\"Sent\"}\n"
-	    " tls = implicit\n fetch_all = no\n}\n",
-	    "inheritance");
+	struct conf *conf =
+	    load_ok("account \"a\" {\n deliver = \"maildir:/a\"\n}\n"
+		    "defaults {\n host = \"imap.example.com\"\n user = shared\n"
+		    " password_command = \"pass mail\"\n protocol = imap\n"
+		    " tls = starttls\n keep = no\n delete_after = 30d\n"
+		    " max_server_size = 1G\n fetch_all = yes\n timeout = 30\n"
+		    " folders = {\"INBOX\", \"Archive\"}\n}\n"
+		    "account \"b\" {\n deliver = \"mbox:/b\"\n host = other\n"
+		    " keep = yes\n delete_after = 0\n folders = {\"Sent\"}\n"
+		    " tls = implicit\n fetch_all = no\n}\n",
+		    "inheritance");
 	const struct conf_account *a = conf ? conf_find_account(conf, "a") : 0;
 	const struct conf_account *b = conf ? conf_find_account(conf, "b") : 0;
 
 	tap_ok(a != NULL && b != NULL && conf->n_accounts == 2,
 	       "defaults after an account: two accounts");
-	tap_str(a ? a->host : NULL, "imap.example.com", "a: host from defaults");
+	tap_str(a ? a->host : NULL, "imap.example.com",
+		"a: host from defaults");
 	tap_str(a ? a->user : NULL, "shared", "a: user from defaults");
 	tap_str(a ? a->password_command : NULL, "pass mail",
 		"a: password_command from defaults");
@@ -683,7 +681,8 @@ static void test_inherit_basic(void)
 		   a->tls == CONF_TLS_STARTTLS && a->port == 143,
 	       "a: imap/starttls from defaults, port defaulted from them");
 	tap_ok(a != NULL && !a->keep && a->delete_after == 30 * 86400 &&
-		   a->max_server_size == GiB && a->fetch_all && a->timeout == 30,
+		   a->max_server_size == GiB && a->fetch_all &&
+		   a->timeout == 30,
 	       "a: keep, delete_after, max_server_size, fetch_all, timeout "
 	       "from defaults");
 	tap_ok(a != NULL && a->n_folders == 2 &&
@@ -715,17 +714,20 @@ static void test_inherit_kinds(void)
 	    " folder_layout = tree\n mda_shell = yes\n mda_timeout = 5\n"
 	    " port = 2000\n}\n"
 	    "account \"pop\" {\n deliver = \"maildir:/p\"\n}\n"
-	    "account \"imap\" {\n protocol = imap\n deliver = \"maildir:/i\"\n}\n"
+	    "account \"imap\" {\n protocol = imap\n deliver = "
+	    "\"maildir:/i\"\n}\n"
 	    "account \"mbox\" {\n protocol = imap\n deliver = \"mbox:/m\"\n}\n"
 	    "account \"mda\" {\n deliver = \"mda:x %u\"\n"
 	    " password_command = \"pass x\"\n}\n",
 	    "defaults for several kinds");
-	const struct conf_account *pop = conf ? conf_find_account(conf, "pop") : 0;
+	const struct conf_account *pop =
+	    conf ? conf_find_account(conf, "pop") : 0;
 	const struct conf_account *imap =
 	    conf ? conf_find_account(conf, "imap") : 0;
 	const struct conf_account *mbox =
 	    conf ? conf_find_account(conf, "mbox") : 0;
-	const struct conf_account *mda = conf ? conf_find_account(conf, "mda") : 0;
+	const struct conf_account *mda =
+	    conf ? conf_find_account(conf, "mda") : 0;
 
 	tap_ok(pop != NULL && imap != NULL && mbox != NULL && mda != NULL,
 	       "IMAP and mda options in defaults: no error for POP3, mbox "
@@ -764,9 +766,10 @@ static void test_defaults_block(void)
 
 	test_inherit_basic();
 	test_inherit_kinds();
-	conf = load_ok("defaults {\n protocol = imap\n folders = {\"A\"}\n}\n"
-		       HEAD REQ " folders += {\"X\"}\n}\n",
-		       "+= in an account");
+	conf = load_ok(
+	    "defaults {\n protocol = imap\n folders = {\"A\"}\n}\n" HEAD REQ
+	    " folders += {\"X\"}\n}\n",
+	    "+= in an account");
 	tap_ok(conf != NULL && conf->accounts[0].n_folders == 2 &&
 		   strcmp(conf->accounts[0].folders[0], "INBOX") == 0 &&
 		   strcmp(conf->accounts[0].folders[1], "X") == 0,
@@ -778,10 +781,11 @@ static void test_defaults_block(void)
 	       "an empty defaults block changes nothing");
 	conf_free(&conf);
 	/* Both password options in defaults: said once, not per account. */
-	conf = load("defaults {\n password = p\n password_command = x\n}\n"
-		    "account \"a\" {\n host = h\n user = u\n deliver = mbox:/m\n}\n"
-		    "account \"b\" {\n host = h\n user = u\n deliver = mbox:/n\n}\n",
-		    &err);
+	conf = load(
+	    "defaults {\n password = p\n password_command = x\n}\n"
+	    "account \"a\" {\n host = h\n user = u\n deliver = mbox:/m\n}\n"
+	    "account \"b\" {\n host = h\n user = u\n deliver = mbox:/n\n}\n",
+	    &err);
 	for (p = err; p != NULL && (p = strstr(p, "exclude")) != NULL; p++)
 		n++;
 	tap_ok(conf == NULL && n == 1,
@@ -1048,9 +1052,9 @@ static void test_include(const char *path)
 }
 
 static const char pw_defaults[] = "defaults {\n password = \"s3cret\"\n"
-				       " host = h\n}\n";
+				  " host = h\n}\n";
 static const char pw_account[] = "account \"a\" {\n user = u\n"
-				      " deliver = mbox:/m\n}\n";
+				 " deliver = mbox:/m\n}\n";
 
 /* A password in defaults makes its file secret, included or not. */
 static void test_defaults_files(const char *path)
@@ -1060,8 +1064,8 @@ static void test_defaults_files(const char *path)
 
 	snprintf(text, sizeof(text), "%s%s", pw_defaults, pw_account);
 	write_file(path, text, 0644);
-	snprintf(want, sizeof(want),
-		 "is readable by others; run: chmod 600 %s", path);
+	snprintf(want, sizeof(want), "is readable by others; run: chmod 600 %s",
+		 path);
 	check_refused(path, want, "0644 with a password in defaults: refused");
 	write_file(path, text, 0600);
 	tap_ok(conf_load(path, &conf, &err) == 0 &&
@@ -1086,11 +1090,13 @@ static void test_defaults_files(const char *path)
 	check_accepted(path, "included 0600 defaults with a password: "
 			     "accepted");
 
-	write_file(inc, "# c\ndefaults {\n keep = no\n"
-			" deliver = \"mda:x %x\"\n port = 0\n}\n",
+	write_file(inc,
+		   "# c\ndefaults {\n keep = no\n"
+		   " deliver = \"mda:x %x\"\n port = 0\n}\n",
 		   0600);
-	write_file(path, "include(\"defaults.conf\")\naccount a {\n host = h\n"
-			 " user = u\n password_command = p\n}\n",
+	write_file(path,
+		   "include(\"defaults.conf\")\naccount a {\n host = h\n"
+		   " user = u\n password_command = p\n}\n",
 		   0600);
 	snprintf(want, sizeof(want), "%s:5: defaults: port 0 is out of range",
 		 inc);
@@ -1166,7 +1172,7 @@ static char *read_text(const char *path)
 static char *sample_uncommented(const char *text)
 {
 	static const char *const options[] = {
-	    "delete_after", "max_server_size",  "skip_larger_than",
+	    "delete_after", "max_server_size",	"skip_larger_than",
 	    "fetch_limit",  "fetch_size_limit", "fetch_all",
 	};
 	struct util_str out = {0};
@@ -1189,7 +1195,8 @@ static char *sample_uncommented(const char *text)
 				uncomment = true;
 		if (uncomment && hash[0] == '#') {
 			util_str_add(&out, p, (size_t)(hash - p));
-			util_str_add(&out, hash + 1, len - (size_t)(hash + 1 - p));
+			util_str_add(&out, hash + 1,
+				     len - (size_t)(hash + 1 - p));
 		} else {
 			util_str_add(&out, p, len);
 		}
@@ -1205,8 +1212,7 @@ static void test_sample_examples(const char *text)
 	struct conf *conf = NULL;
 	const struct conf_account *a;
 
-	if (full != NULL &&
-	    conf_load_string("sample", full, &conf, &err) < 0)
+	if (full != NULL && conf_load_string("sample", full, &conf, &err) < 0)
 		diag("", err);
 	a = conf != NULL ? &conf->accounts[0] : NULL;
 	tap_ok(full != NULL && strstr(full, "\ndefaults {\n") != NULL &&
