@@ -29,6 +29,8 @@
 #define CONF_MAX_BYTES (1024 * 1024)
 
 static const char section_account[] = "account";
+/* Options every account inherits unless it sets them itself. */
+static const char section_defaults[] = "defaults";
 
 static const char *const protocol_names[] = {
     [CONF_PROTOCOL_POP3] = "pop3",
@@ -95,24 +97,38 @@ static const char *const required_options[] = {"host", "user", "deliver"};
  * advances its counter by three instead of one, and every block comment by
  * one more than the newlines inside it (measured).  A file_map replays the
  * lexer's rules over a file to translate its numbers back into real ones,
- * and remembers where each top-level account block starts (libconfuse only
- * knows the line of its closing brace).  Should the replay ever disagree
+ * and remembers where each top-level account or defaults block starts
+ * (libconfuse only knows the line of its closing brace) and where a
+ * defaults block sets each option (to point at it from the accounts that
+ * inherit it).  Should the replay ever disagree
  * with libconfuse, only a line number in a message is off.
  */
+struct map_opt {
+	int block; /* the defaults block's first line */
+	int line;
+	char *name;
+};
+
 struct file_map {
 	char *file;  /* as libconfuse names it */
 	int *starts; /* starts[r]: libconfuse's count at real line r */
 	int n_lines;
-	int *blocks; /* real lines of top-level "account" keywords */
+	int *blocks;	    /* real lines of top-level "account"/"defaults" */
+	const char **kinds; /* kinds[i]: section_account or _defaults */
 	size_t n_blocks;
 	int unclosed; /* start line of a block missing its "}", or 0 */
+	const char *unclosed_kind;
+	struct map_opt *opts; /* options set in defaults blocks */
+	size_t n_opts;
 };
 
 struct scan {
 	const char *p, *end;
 	int real, lc; /* the real line, libconfuse's count */
 	int depth;    /* braces */
-	int keyword;  /* line of a pending top-level "account", or 0 */
+	int keyword;  /* line of a pending top-level section name, or 0 */
+	const char *kind;    /* which one */
+	const char *in_kind; /* the kind of the block at depth 1, or NULL */
 	struct file_map *m;
 };
 
@@ -194,6 +210,39 @@ static void scan_quoted(struct scan *sc, char quote)
 	}
 }
 
+/* Notes a top-level section keyword of LEN bytes at P. */
+static void scan_section_name(struct scan *sc, size_t len)
+{
+	static const char *const names[] = {section_account, section_defaults};
+
+	/* In 'account defaults {', "defaults" is the title. */
+	if (sc->keyword == sc->real)
+		return;
+	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
+		if (len == strlen(names[i]) &&
+		    memcmp(sc->p, names[i], len) == 0) {
+			sc->keyword = sc->real;
+			sc->kind = names[i];
+		}
+}
+
+/* Notes an option name of LEN bytes at P in a defaults block: a word
+ * followed by "=" or "+=". */
+static void scan_option_name(struct scan *sc, size_t len)
+{
+	const char *q = sc->p + len;
+	struct file_map *m = sc->m;
+
+	while (q < sc->end && (*q == ' ' || *q == '\t'))
+		q++;
+	if (q == sc->end || (*q != '=' && *q != '+') || m->n_blocks == 0)
+		return;
+	m->opts = xrealloc(m->opts, (m->n_opts + 1) * sizeof(*m->opts));
+	m->opts[m->n_opts].block = m->blocks[m->n_blocks - 1];
+	m->opts[m->n_opts].line = sc->real;
+	m->opts[m->n_opts++].name = xstrndup(sc->p, len);
+}
+
 static void scan_word(struct scan *sc)
 {
 	size_t len = 0, slashes = 0;
@@ -207,19 +256,26 @@ static void scan_word(struct scan *sc)
 		scan_line_comment(sc);
 		return;
 	}
-	if (sc->depth == 0 && len == strlen(section_account) &&
-	    memcmp(sc->p, section_account, len) == 0)
-		sc->keyword = sc->real;
+	if (sc->depth == 0)
+		scan_section_name(sc, len);
+	else if (sc->depth == 1 && sc->in_kind == section_defaults)
+		scan_option_name(sc, len);
 	sc->p += len;
 }
 
 static void scan_brace(struct scan *sc, char c)
 {
 	sc->p++;
+	if (c == '{' && sc->depth == 0)
+		sc->in_kind = sc->keyword != 0 ? sc->kind : NULL;
 	if (c == '{' && sc->depth++ == 0 && sc->keyword != 0) {
 		sc->m->blocks = xrealloc(sc->m->blocks,
 					 (sc->m->n_blocks + 1) * sizeof(int));
-		sc->m->blocks[sc->m->n_blocks++] = sc->keyword;
+		sc->m->kinds =
+		    xrealloc(sc->m->kinds,
+			     (sc->m->n_blocks + 1) * sizeof(*sc->m->kinds));
+		sc->m->blocks[sc->m->n_blocks] = sc->keyword;
+		sc->m->kinds[sc->m->n_blocks++] = sc->kind;
 		sc->keyword = 0;
 	} else if (c == '}' && sc->depth > 0) {
 		sc->depth--;
@@ -264,8 +320,10 @@ static struct file_map *file_map_new(const char *file, const char *text,
 	scan_newline(&sc, 1);
 	while (sc.p < sc.end)
 		scan_token(&sc);
-	if (sc.depth > 0 && m->n_blocks > 0)
+	if (sc.depth > 0 && m->n_blocks > 0) {
 		m->unclosed = m->blocks[m->n_blocks - 1];
+		m->unclosed_kind = m->kinds[m->n_blocks - 1];
+	}
 	return m;
 }
 
@@ -274,6 +332,10 @@ static void file_map_free(struct file_map *m)
 	free(m->file);
 	free(m->starts);
 	free(m->blocks);
+	free(m->kinds);
+	for (size_t i = 0; i < m->n_opts; i++)
+		free(m->opts[i].name);
+	free(m->opts);
 	free(m);
 }
 
@@ -294,7 +356,7 @@ static int file_map_line(const struct file_map *m, int lc)
 	return lo;
 }
 
-/* Returns the start of the account block that holds real line LINE. */
+/* Returns the start of the section block that holds real line LINE. */
 static int file_map_block(const struct file_map *m, int line)
 {
 	int best = 0;
@@ -303,6 +365,18 @@ static int file_map_block(const struct file_map *m, int line)
 		if (m->blocks[i] <= line)
 			best = m->blocks[i];
 	return best != 0 ? best : line;
+}
+
+/* Returns the line where the block starting at BLOCK sets option NAME
+ * first, or 0. */
+static int file_map_option(const struct file_map *m, int block,
+			   const char *name)
+{
+	for (size_t i = 0; i < m->n_opts; i++)
+		if (m->opts[i].block == block &&
+		    strcmp(m->opts[i].name, name) == 0)
+			return m->opts[i].line;
+	return 0;
 }
 
 /* Reads all of FD (at most CONF_MAX_BYTES) into a NUL-terminated buffer.
@@ -348,6 +422,7 @@ struct conf_parse {
 	uint32_t seen_root, seen_sec;
 	char **secret_files; /* files that hold a password option */
 	size_t n_secret_files;
+	cfg_t *defaults; /* the first defaults block, or NULL */
 };
 
 /* libconfuse's callbacks carry no user pointer, and its parser is not
@@ -403,26 +478,46 @@ static bool ctx_is_account(const struct conf_parse *ctx, const cfg_t *cfg)
 	return cfg != NULL && cfg != ctx->root && cfg->title != NULL;
 }
 
-/* Adds "FILE:LINE: [account "NAME": ]text"; LINE is real, or 0 for none. */
-__attribute__((format(printf, 4, 0))) static void
-ctx_verror_at(struct conf_parse *ctx, cfg_t *cfg, int line, const char *fmt,
-	      va_list ap)
+static bool ctx_is_defaults(const struct conf_parse *ctx, const cfg_t *cfg)
 {
-	const char *file =
-	    cfg != NULL && cfg->filename != NULL ? cfg->filename : ctx->name;
+	return cfg != NULL && cfg != ctx->root && cfg->name != NULL &&
+	       strcmp(cfg->name, section_defaults) == 0;
+}
+
+static const char *ctx_file(const struct conf_parse *ctx, const cfg_t *cfg)
+{
+	return cfg != NULL && cfg->filename != NULL ? cfg->filename : ctx->name;
+}
+
+/* Adds "FILE:LINE: [account "NAME": |defaults: ]text", naming the block
+ * SEC (none when it is NULL or the root); LINE is real, or 0 for none. */
+__attribute__((format(printf, 5, 0))) static void
+ctx_vreport(struct conf_parse *ctx, const char *file, int line,
+	    const cfg_t *sec, const char *fmt, va_list ap)
+{
 	char *text, *where, *msg;
 
 	if (vasprintf(&text, fmt, ap) < 0)
 		text = xstrdup(fmt);
 	where = line > 0 ? xasprintf("%s:%d", file, line) : xstrdup(file);
-	if (ctx_is_account(ctx, cfg))
+	if (ctx_is_account(ctx, sec))
 		msg = xasprintf("%s: %s \"%s\": %s", where, section_account,
-				cfg->title, text);
+				sec->title, text);
+	else if (ctx_is_defaults(ctx, sec))
+		msg = xasprintf("%s: %s: %s", where, section_defaults, text);
 	else
 		msg = xasprintf("%s: %s", where, text);
 	ctx_add_error(ctx, msg);
 	free(where);
 	free(text);
+}
+
+/* Adds "FILE:LINE: [account "NAME": |defaults: ]text" for CFG. */
+__attribute__((format(printf, 4, 0))) static void
+ctx_verror_at(struct conf_parse *ctx, cfg_t *cfg, int line, const char *fmt,
+	      va_list ap)
+{
+	ctx_vreport(ctx, ctx_file(ctx, cfg), line, cfg, fmt, ap);
 }
 
 /* Reports a problem at the line libconfuse is at in CFG. */
@@ -442,19 +537,40 @@ parse_error(cfg_t *cfg, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Reports a problem with a whole account block, at its first line. */
+/* ctx_vreport with arguments. */
+__attribute__((format(printf, 5, 6))) static void
+ctx_report(struct conf_parse *ctx, const char *file, int line, const cfg_t *sec,
+	   const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	ctx_vreport(ctx, file, line, sec, fmt, ap);
+	va_end(ap);
+}
+
+/* Returns the real first line of the section block SEC. */
+static int sec_block_line(struct conf_parse *ctx, cfg_t *sec)
+{
+	struct file_map *m = ctx_map(ctx, ctx_file(ctx, sec));
+
+	return file_map_block(m, file_map_line(m, sec->line));
+}
+
+/* Reports a problem with a whole section block, at its first line. */
+__attribute__((format(printf, 3, 0))) static void
+block_verror(struct conf_parse *ctx, cfg_t *sec, const char *fmt, va_list ap)
+{
+	ctx_verror_at(ctx, sec, sec_block_line(ctx, sec), fmt, ap);
+}
+
 __attribute__((format(printf, 3, 4))) static void
 block_error(struct conf_parse *ctx, cfg_t *sec, const char *fmt, ...)
 {
-	int line = sec->line;
 	va_list ap;
 
-	if (sec->filename != NULL) {
-		struct file_map *m = ctx_map(ctx, sec->filename);
-		line = file_map_block(m, file_map_line(m, line));
-	}
 	va_start(ap, fmt);
-	ctx_verror_at(ctx, sec, line, fmt, ap);
+	block_verror(ctx, sec, fmt, ap);
 	va_end(ap);
 }
 
@@ -747,6 +863,76 @@ static void check_move_to(cfg_t *cfg, cfg_opt_t *opt)
 		check_folder_name(cfg, opt->name, v);
 }
 
+/* delete_after above this is a typo, and would overflow time arithmetic
+ * further on. */
+#define CONF_MAX_DURATION ((uint64_t)100 * 366 * 86400)
+
+/* A duration, as util_parse_duration reads it.  0, or -1 and *err_r. */
+static int parse_duration(const char *name, const char *v, uint64_t *secs_r,
+			  char **err_r)
+{
+	const char *why = NULL;
+
+	if (util_parse_duration(v, secs_r, &why) < 0) {
+		*err_r = xasprintf("%s: \"%s\" is not a duration "
+				   "(e.g. 30d, 12h, 1w): %s",
+				   name, v, why);
+		return -1;
+	}
+	if (*secs_r > CONF_MAX_DURATION) {
+		*err_r =
+		    xasprintf("%s: \"%s\" is longer than 100 years", name, v);
+		return -1;
+	}
+	return 0;
+}
+
+/* A size, as util_parse_size reads it.  0, or -1 and *err_r. */
+static int parse_size(const char *name, const char *v, uint64_t *bytes_r,
+		      char **err_r)
+{
+	const char *why = NULL;
+
+	if (util_parse_size(v, bytes_r, &why) < 0) {
+		*err_r = xasprintf("%s: \"%s\" is not a size "
+				   "(e.g. 500M, 25MB, 2G): %s",
+				   name, v, why);
+		return -1;
+	}
+	return 0;
+}
+
+static void check_duration(cfg_t *cfg, cfg_opt_t *opt)
+{
+	uint64_t secs;
+	char *err = NULL;
+
+	if (parse_duration(opt->name, cfg_opt_getnstr(opt, 0), &secs, &err) < 0)
+		parse_error(cfg, "%s", err);
+	free(err);
+}
+
+static void check_size(cfg_t *cfg, cfg_opt_t *opt)
+{
+	uint64_t bytes;
+	char *err = NULL;
+
+	if (parse_size(opt->name, cfg_opt_getnstr(opt, 0), &bytes, &err) < 0)
+		parse_error(cfg, "%s", err);
+	free(err);
+}
+
+static void check_fetch_limit(cfg_t *cfg, cfg_opt_t *opt)
+{
+	long v = cfg_opt_getnint(opt, 0);
+
+	if (v < 0)
+		parse_error(cfg,
+			    "%s: %ld is negative (a number of messages per "
+			    "poll; 0: no limit)",
+			    opt->name, v);
+}
+
 /* Checks beyond the type, by option name. */
 static const struct {
 	const char *name;
@@ -763,6 +949,11 @@ static const struct {
     {"deliver", check_deliver},
     {"folders", check_folders},
     {"move_to", check_move_to},
+    {"delete_after", check_duration},
+    {"max_server_size", check_size},
+    {"skip_larger_than", check_size},
+    {"fetch_size_limit", check_size},
+    {"fetch_limit", check_fetch_limit},
 };
 
 /* Refuses an option given twice in one block (or twice at top level):
@@ -869,6 +1060,13 @@ static cfg_t *schema_new(void)
 	    CFG_BOOL("mda_shell", cfg_false, CFGF_NONE),
 	    CFG_BOOL("mda_from_line", cfg_false, CFGF_NONE),
 	    CFG_INT("mda_timeout", 60, CFGF_NONE),
+	    /* Sizes and durations are strings: "500M", "30d". */
+	    CFG_STR("delete_after", NULL, CFGF_NODEFAULT),
+	    CFG_STR("max_server_size", NULL, CFGF_NODEFAULT),
+	    CFG_STR("skip_larger_than", NULL, CFGF_NODEFAULT),
+	    CFG_INT("fetch_limit", 0, CFGF_NONE),
+	    CFG_STR("fetch_size_limit", NULL, CFGF_NODEFAULT),
+	    CFG_BOOL("fetch_all", cfg_false, CFGF_NONE),
 	    CFG_END(),
 	};
 	cfg_opt_t opts[] = {
@@ -877,6 +1075,9 @@ static cfg_t *schema_new(void)
 	    CFG_INT("lock_timeout", 0, CFGF_NONE),
 	    CFG_SEC(section_account, account_opts,
 		    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	    /* MULTI only so that a second block can be found, and refused
+	     * with its line. */
+	    CFG_SEC(section_defaults, account_opts, CFGF_MULTI),
 	    CFG_FUNC("include", conf_include),
 	    CFG_END(),
 	};
@@ -887,7 +1088,158 @@ static cfg_t *schema_new(void)
 	return cfg_init(opts, CFGF_NONE);
 }
 
+/* ---- an account's options: its own, else those of defaults ---- */
+
+/* One account block, seen through the defaults block. */
+struct merge {
+	struct conf_parse *ctx;
+	cfg_t *sec;	 /* the account block */
+	cfg_t *defaults; /* the defaults block, or NULL */
+	enum conf_protocol protocol;
+	bool has_target; /* deliver was understood */
+	enum conf_target target;
+};
+
+/* Was option NAME written in the block (not just defaulted)? */
+static bool sec_option_set(cfg_t *sec, const char *name)
+{
+	cfg_opt_t *opt = cfg_getopt(sec, name);
+
+	return opt != NULL && (opt->flags & CFGF_MODIFIED) != 0;
+}
+
+static bool name_in(const char *const *names, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* An option of defaults that means nothing for this account (an IMAP
+ * option for a POP3 account, an mda_ option for a Maildir) is left out
+ * rather than refused: one defaults block serves accounts of every
+ * kind. */
+static bool merge_applies(const struct merge *m, const char *name)
+{
+	if (m->protocol != CONF_PROTOCOL_IMAP &&
+	    name_in(imap_only_options,
+		    sizeof(imap_only_options) / sizeof(*imap_only_options),
+		    name))
+		return false;
+	if (m->has_target && m->target != CONF_TARGET_MDA &&
+	    name_in(mda_only_options,
+		    sizeof(mda_only_options) / sizeof(*mda_only_options), name))
+		return false;
+	return !(m->has_target && m->target != CONF_TARGET_MAILDIR &&
+		 strcmp(name, "folder_layout") == 0);
+}
+
+/* password and password_command are one choice: an account that makes
+ * it inherits neither. */
+static const char *merge_partner(const char *name)
+{
+	if (strcmp(name, "password") == 0)
+		return "password_command";
+	if (strcmp(name, "password_command") == 0)
+		return "password";
+	return NULL;
+}
+
+/* Returns the block option NAME is read from: defaults when they set it
+ * and the account does not (nor its partner), else the account's (which
+ * may hold the built-in default). */
+static cfg_t *merge_from(const struct merge *m, const char *name)
+{
+	const char *partner = merge_partner(name);
+
+	if (m->defaults == NULL || sec_option_set(m->sec, name) ||
+	    !sec_option_set(m->defaults, name) ||
+	    (partner != NULL && sec_option_set(m->sec, partner)) ||
+	    !merge_applies(m, name))
+		return m->sec;
+	return m->defaults;
+}
+
+static bool merge_inherited(const struct merge *m, const char *name)
+{
+	return merge_from(m, name) != m->sec;
+}
+
+static long merge_int(const struct merge *m, const char *name)
+{
+	return cfg_getint(merge_from(m, name), name);
+}
+
+static bool merge_bool(const struct merge *m, const char *name)
+{
+	return cfg_getbool(merge_from(m, name), name) != cfg_false;
+}
+
+static unsigned merge_size(const struct merge *m, const char *name)
+{
+	return cfg_size(merge_from(m, name), name);
+}
+
+/* Returns option NAME (borrowed), or NULL when neither block sets it. */
+static const char *merge_getstr(const struct merge *m, const char *name)
+{
+	cfg_t *from = merge_from(m, name);
+
+	return cfg_size(from, name) > 0 ? cfg_getstr(from, name) : NULL;
+}
+
+/* Returns a copy of option NAME, "~" expanded if TILDE, or NULL. */
+static char *merge_str(const struct merge *m, const char *name, bool tilde)
+{
+	const char *v = merge_getstr(m, name);
+
+	if (v == NULL)
+		return NULL;
+	return tilde ? util_expand_tilde(v) : xstrdup(v);
+}
+
+/* Returns the real line where the defaults block sets NAME, or the
+ * block's first line when that is not known. */
+static int merge_defaults_line(const struct merge *m, const char *name)
+{
+	struct conf_parse *ctx = m->ctx;
+	int block = sec_block_line(ctx, m->defaults);
+	int line = file_map_option(ctx_map(ctx, ctx_file(ctx, m->defaults)),
+				   block, name);
+
+	return line != 0 ? line : block;
+}
+
+/* Reports a problem of the account that option NAME causes: at the line
+ * of the defaults block that set it when inherited, else at the first
+ * line of the account block. */
+__attribute__((format(printf, 3, 4))) static void
+merge_error(const struct merge *m, const char *name, const char *fmt, ...)
+{
+	struct conf_parse *ctx = m->ctx;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (merge_inherited(m, name))
+		ctx_vreport(ctx, ctx_file(ctx, m->defaults),
+			    merge_defaults_line(m, name), m->sec, fmt, ap);
+	else
+		block_verror(ctx, m->sec, fmt, ap);
+	va_end(ap);
+}
+
 /* ---- from cfg_t to struct conf ---- */
+
+/* Returns a copy of option NAME, "~" expanded if TILDE, or NULL. */
+static char *get_str(cfg_t *sec, const char *name, bool tilde)
+{
+	const char *v = cfg_size(sec, name) > 0 ? cfg_getstr(sec, name) : NULL;
+
+	if (v == NULL)
+		return NULL;
+	return tilde ? util_expand_tilde(v) : xstrdup(v);
+}
 
 /* The account name becomes part of file names and keys later. */
 static void check_title(struct conf_parse *ctx, cfg_t *sec)
@@ -911,99 +1263,136 @@ static void check_title(struct conf_parse *ctx, cfg_t *sec)
 		}
 }
 
-static void check_required(struct conf_parse *ctx, cfg_t *sec)
+static void check_required(const struct merge *m)
 {
-	unsigned pw = cfg_size(sec, "password");
-	unsigned cmd = cfg_size(sec, "password_command");
+	unsigned pw = merge_size(m, "password");
+	unsigned cmd = merge_size(m, "password_command");
 
 	for (size_t i = 0;
 	     i < sizeof(required_options) / sizeof(*required_options); i++)
-		if (cfg_size(sec, required_options[i]) == 0)
-			block_error(ctx, sec, "missing required option \"%s\"",
+		if (merge_size(m, required_options[i]) == 0)
+			block_error(m->ctx, m->sec,
+				    "missing required option \"%s\"",
 				    required_options[i]);
 	if (pw == 0 && cmd == 0)
-		block_error(ctx, sec,
+		block_error(m->ctx, m->sec,
 			    "missing required option \"password\" "
 			    "or \"password_command\"");
-	if (pw > 0 && cmd > 0)
-		block_error(ctx, sec,
+	/* Both from defaults: check_defaults said so, once. */
+	if (pw > 0 && cmd > 0 && !merge_inherited(m, "password"))
+		block_error(m->ctx, m->sec,
 			    "\"password\" and \"password_command\" "
 			    "exclude each other; keep one");
 }
 
-/* Returns a copy of option NAME, "~" expanded if TILDE, or NULL. */
-static char *get_str(cfg_t *sec, const char *name, bool tilde)
-{
-	const char *v = cfg_size(sec, name) > 0 ? cfg_getstr(sec, name) : NULL;
-
-	if (v == NULL)
-		return NULL;
-	return tilde ? util_expand_tilde(v) : xstrdup(v);
-}
-
-/* Bad values were reported while parsing; here they are only skipped. */
-static void account_fill_checked(cfg_t *sec, struct conf_account *a)
+/* deliver, and the target it names.  A bad value was reported while
+ * parsing; here it is only skipped. */
+static void account_fill_target(struct merge *m, struct conf_account *a)
 {
 	const char *path = NULL;
 	char *err = NULL;
 
-	if (cfg_size(sec, "tls_fingerprint") > 0)
-		a->has_pin =
-		    parse_fingerprint(cfg_getstr(sec, "tls_fingerprint"),
-				      a->pin, &err) == 0;
-	free(err);
-	err = NULL;
+	a->deliver = merge_str(m, "deliver", false);
 	if (a->deliver != NULL &&
-	    parse_deliver(a->deliver, &a->target, &path, &err) == 0)
+	    parse_deliver(a->deliver, &a->target, &path, &err) == 0) {
 		/* An MDA command's "~" is the MDA's business. */
 		a->target_path = a->target == CONF_TARGET_MDA
 				     ? xstrdup(path)
 				     : util_expand_tilde(path);
+		m->has_target = true;
+		m->target = a->target;
+	}
 	free(err);
 }
 
-static void account_fill(cfg_t *sec, struct conf_account *a)
+static void account_fill_server(const struct merge *m, struct conf_account *a)
 {
-	a->name = xstrdup(sec->title);
-	a->protocol = (enum conf_protocol)cfg_getint(sec, "protocol");
-	a->tls = (enum conf_tls)cfg_getint(sec, "tls");
-	a->host = get_str(sec, "host", false);
-	a->port = cfg_size(sec, "port") > 0
-		      ? (unsigned)cfg_getint(sec, "port")
+	const char *pin = merge_getstr(m, "tls_fingerprint");
+	char *err = NULL;
+
+	a->tls = (enum conf_tls)merge_int(m, "tls");
+	a->host = merge_str(m, "host", false);
+	a->port = merge_size(m, "port") > 0
+		      ? (unsigned)merge_int(m, "port")
 		      : default_ports[a->protocol][a->tls];
-	a->tls_ca_file = get_str(sec, "tls_ca_file", true);
-	a->user = get_str(sec, "user", false);
-	a->password = get_str(sec, "password", false);
-	a->password_command = get_str(sec, "password_command", false);
-	a->deliver = get_str(sec, "deliver", false);
-	a->keep = cfg_getbool(sec, "keep");
-	a->timeout = (int)cfg_getint(sec, "timeout");
-	a->layout = (enum conf_layout)cfg_getint(sec, "folder_layout");
-	a->n_folders = cfg_size(sec, "folders");
-	a->folders = xcalloc(a->n_folders + 1, sizeof(*a->folders));
-	for (size_t i = 0; i < a->n_folders; i++)
-		a->folders[i] = xstrdup(cfg_getnstr(sec, "folders", (unsigned)i));
-	a->keep_flags = cfg_getbool(sec, "keep_flags");
-	a->expunge_without_uidplus =
-	    cfg_getbool(sec, "expunge_without_uidplus");
-	a->move_to = get_str(sec, "move_to", false);
-	a->mda_shell = cfg_getbool(sec, "mda_shell");
-	a->mda_from_line = cfg_getbool(sec, "mda_from_line");
-	a->mda_timeout = (int)cfg_getint(sec, "mda_timeout");
-	account_fill_checked(sec, a);
+	a->tls_ca_file = merge_str(m, "tls_ca_file", true);
+	if (pin != NULL)
+		a->has_pin = parse_fingerprint(pin, a->pin, &err) == 0;
+	free(err);
+	a->user = merge_str(m, "user", false);
+	a->password = merge_str(m, "password", false);
+	a->password_command = merge_str(m, "password_command", false);
+	a->timeout = (int)merge_int(m, "timeout");
 }
 
-/* Was option NAME written in the block (not just defaulted)? */
-static bool sec_option_set(cfg_t *sec, const char *name)
+static void account_fill_imap(const struct merge *m, struct conf_account *a)
 {
-	cfg_opt_t *opt = cfg_getopt(sec, name);
+	cfg_t *from = merge_from(m, "folders");
 
-	return opt != NULL && (opt->flags & CFGF_MODIFIED) != 0;
+	a->layout = (enum conf_layout)merge_int(m, "folder_layout");
+	a->n_folders = cfg_size(from, "folders");
+	a->folders = xcalloc(a->n_folders + 1, sizeof(*a->folders));
+	for (size_t i = 0; i < a->n_folders; i++)
+		a->folders[i] =
+		    xstrdup(cfg_getnstr(from, "folders", (unsigned)i));
+	a->keep_flags = merge_bool(m, "keep_flags");
+	a->expunge_without_uidplus = merge_bool(m, "expunge_without_uidplus");
+	a->move_to = merge_str(m, "move_to", false);
+}
+
+/* Returns the size option NAME in bytes; 0 when unset, or when its bad
+ * value was reported while parsing. */
+static unsigned long long merge_bytes(const struct merge *m, const char *name)
+{
+	const char *v = merge_getstr(m, name);
+	uint64_t n = 0;
+	char *err = NULL;
+
+	if (v != NULL && parse_size(name, v, &n, &err) < 0)
+		n = 0;
+	free(err);
+	return n;
+}
+
+static void account_fill_retention(const struct merge *m,
+				   struct conf_account *a)
+{
+	const char *v = merge_getstr(m, "delete_after");
+	uint64_t secs = 0;
+	long limit = merge_int(m, "fetch_limit");
+	char *err = NULL;
+
+	if (v != NULL && parse_duration("delete_after", v, &secs, &err) < 0)
+		secs = 0;
+	free(err);
+	a->delete_after = (long long)secs;
+	a->max_server_size = merge_bytes(m, "max_server_size");
+	a->skip_larger_than = merge_bytes(m, "skip_larger_than");
+	a->fetch_size_limit = merge_bytes(m, "fetch_size_limit");
+	a->fetch_limit = limit > 0 ? (unsigned long long)limit : 0;
+	a->fetch_all = merge_bool(m, "fetch_all");
+}
+
+/* Protocol and target first: they decide which options of defaults
+ * apply. */
+static void account_fill(struct merge *m, struct conf_account *a)
+{
+	a->name = xstrdup(m->sec->title);
+	a->protocol = (enum conf_protocol)merge_int(m, "protocol");
+	m->protocol = a->protocol;
+	account_fill_target(m, a);
+	account_fill_server(m, a);
+	a->keep = merge_bool(m, "keep");
+	a->mda_shell = merge_bool(m, "mda_shell");
+	a->mda_from_line = merge_bool(m, "mda_from_line");
+	a->mda_timeout = (int)merge_int(m, "mda_timeout");
+	account_fill_imap(m, a);
+	account_fill_retention(m, a);
 }
 
 /* An "mda:" command is split (unless mda_shell) and its escapes checked
  * now, not at the first message. */
-static void check_mda_command(struct conf_parse *ctx, cfg_t *sec,
+static void check_mda_command(const struct merge *m,
 			      const struct conf_account *a)
 {
 	char *err = NULL;
@@ -1012,14 +1401,18 @@ static void check_mda_command(struct conf_parse *ctx, cfg_t *sec,
 		return;
 	if (sink_mda_check(strchr(a->deliver, ':') + 1, a->mda_shell, &err) <
 	    0)
-		block_error(ctx, sec, "deliver: %s", err);
+		merge_error(m, "deliver", "deliver: %s", err);
 	free(err);
 }
 
-/* Options that only make sense together. */
-static void check_combinations(struct conf_parse *ctx, cfg_t *sec,
+/* Options that only make sense together.  Only what the account block
+ * says itself is refused; merge_applies drops the rest of defaults. */
+static void check_combinations(const struct merge *m,
 			       const struct conf_account *a)
 {
+	struct conf_parse *ctx = m->ctx;
+	cfg_t *sec = m->sec;
+
 	if (a->protocol != CONF_PROTOCOL_IMAP)
 		for (size_t i = 0; i < sizeof(imap_only_options) /
 					   sizeof(*imap_only_options);
@@ -1030,7 +1423,7 @@ static void check_combinations(struct conf_parse *ctx, cfg_t *sec,
 					    "accounts only",
 					    imap_only_options[i]);
 	if (a->protocol == CONF_PROTOCOL_IMAP && a->n_folders == 0)
-		block_error(ctx, sec, "folders: the list is empty");
+		merge_error(m, "folders", "folders: the list is empty");
 	if (a->target_path != NULL && a->target != CONF_TARGET_MDA)
 		for (size_t i = 0; i < sizeof(mda_only_options) /
 					   sizeof(*mda_only_options);
@@ -1040,12 +1433,47 @@ static void check_combinations(struct conf_parse *ctx, cfg_t *sec,
 					    "option \"%s\" applies to "
 					    "\"mda:\" targets only",
 					    mda_only_options[i]);
-	check_mda_command(ctx, sec, a);
+	check_mda_command(m, a);
 	if (sec_option_set(sec, "folder_layout") &&
 	    a->target != CONF_TARGET_MAILDIR && a->target_path != NULL)
 		block_error(ctx, sec,
 			    "folder_layout applies to maildir targets only; "
 			    "for one mbox file per folder use \"mboxdir:DIR\"");
+}
+
+/* At most one defaults block.  What is wrong within it alone is said
+ * once here, not once per account. */
+static void check_defaults(struct conf_parse *ctx)
+{
+	unsigned n = cfg_size(ctx->root, section_defaults);
+	cfg_t *d = n > 0 ? cfg_getnsec(ctx->root, section_defaults, 0) : NULL;
+
+	ctx->defaults = d;
+	for (unsigned i = 1; i < n; i++) {
+		cfg_t *sec = cfg_getnsec(ctx->root, section_defaults, i);
+		ctx_report(
+		    ctx, ctx_file(ctx, sec), sec_block_line(ctx, sec), NULL,
+		    "a second \"%s\" block (the first is at %s:%d); "
+		    "merge them into one",
+		    section_defaults, ctx_file(ctx, d), sec_block_line(ctx, d));
+	}
+	if (d != NULL && cfg_size(d, "password") > 0 &&
+	    cfg_size(d, "password_command") > 0)
+		block_error(ctx, d,
+			    "\"password\" and \"password_command\" exclude "
+			    "each other; keep one");
+}
+
+static void conf_fill_account(struct conf_parse *ctx, cfg_t *sec,
+			      struct conf_account *a)
+{
+	struct merge m = {.ctx = ctx, .sec = sec, .defaults = ctx->defaults};
+
+	check_title(ctx, sec);
+	check_required(&m);
+	account_fill(&m, a);
+	check_combinations(&m, a);
+	a->line = sec_block_line(ctx, sec);
 }
 
 static void conf_fill(struct conf_parse *ctx, struct conf *conf)
@@ -1057,19 +1485,13 @@ static void conf_fill(struct conf_parse *ctx, struct conf *conf)
 		conf->state_file = conf_default_state_file();
 	conf->log_level = (enum log_level)cfg_getint(root, "log_level");
 	conf->lock_timeout = (int)cfg_getint(root, "lock_timeout");
+	check_defaults(ctx);
 	conf->n_accounts = cfg_size(root, section_account);
 	conf->accounts = xcalloc(conf->n_accounts, sizeof(*conf->accounts));
-	for (size_t i = 0; i < conf->n_accounts; i++) {
-		cfg_t *sec = cfg_getnsec(root, section_account, (unsigned)i);
-		struct file_map *m = ctx_map(
-		    ctx, sec->filename != NULL ? sec->filename : ctx->name);
-		check_title(ctx, sec);
-		check_required(ctx, sec);
-		account_fill(sec, &conf->accounts[i]);
-		check_combinations(ctx, sec, &conf->accounts[i]);
-		conf->accounts[i].line =
-		    file_map_block(m, file_map_line(m, sec->line));
-	}
+	for (size_t i = 0; i < conf->n_accounts; i++)
+		conf_fill_account(
+		    ctx, cfg_getnsec(root, section_account, (unsigned)i),
+		    &conf->accounts[i]);
 	if (conf->n_accounts == 0)
 		ctx_add_error(ctx, xasprintf("%s: no account defined; add an "
 					     "account \"NAME\" { ... } block",
@@ -1081,11 +1503,12 @@ static void check_unclosed(struct conf_parse *ctx)
 {
 	for (size_t i = 0; i < ctx->n_maps; i++)
 		if (ctx->maps[i]->unclosed != 0)
-			ctx_add_error(ctx, xasprintf("%s:%d: the %s block "
-						     "has no closing \"}\"",
-						     ctx->maps[i]->file,
-						     ctx->maps[i]->unclosed,
-						     section_account));
+			ctx_add_error(ctx,
+				      xasprintf("%s:%d: the %s block "
+						"has no closing \"}\"",
+						ctx->maps[i]->file,
+						ctx->maps[i]->unclosed,
+						ctx->maps[i]->unclosed_kind));
 }
 
 /* ---- permissions ---- */
@@ -1134,15 +1557,19 @@ static void check_secret_files(struct conf_parse *ctx,
 /* Zeroes the passwords libconfuse holds before it frees them. */
 static void clear_secrets(cfg_t *root)
 {
-	unsigned n = cfg_size(root, section_account);
+	static const char *const sections[] = {section_account,
+					       section_defaults};
 
-	for (unsigned i = 0; i < n; i++) {
-		cfg_t *sec = cfg_getnsec(root, section_account, i);
-		char *pw = cfg_size(sec, "password") > 0
-			       ? cfg_getstr(sec, "password")
-			       : NULL;
-		if (pw != NULL)
-			explicit_bzero(pw, strlen(pw));
+	for (size_t k = 0; k < sizeof(sections) / sizeof(*sections); k++) {
+		unsigned n = cfg_size(root, sections[k]);
+		for (unsigned i = 0; i < n; i++) {
+			cfg_t *sec = cfg_getnsec(root, sections[k], i);
+			char *pw = cfg_size(sec, "password") > 0
+				       ? cfg_getstr(sec, "password")
+				       : NULL;
+			if (pw != NULL)
+				explicit_bzero(pw, strlen(pw));
+		}
 	}
 }
 

@@ -339,6 +339,117 @@ static const struct error_case error_cases[] = {
     {"block line with the brace on its own line",
      "# c\naccount \"a\"\n\n{\n host = h\n}\n",
      "t.conf:2: account \"a\": missing required option \"user\""},
+    /* retention options */
+    {"delete_after: unknown unit", HEAD REQ " delete_after = 30x\n}\n",
+     "t.conf:6: account \"a\": delete_after: \"30x\" is not a duration "
+     "(e.g. 30d, 12h, 1w): unknown unit (s, m, h, d or w)"},
+    {"delete_after: no unit", HEAD REQ " delete_after = 30\n}\n",
+     "t.conf:6: account \"a\": delete_after: \"30\" is not a duration "
+     "(e.g. 30d, 12h, 1w): missing unit (s, m, h, d or w)"},
+    {"delete_after: negative", HEAD REQ " delete_after = \"-1d\"\n}\n",
+     "t.conf:6: account \"a\": delete_after: \"-1d\" is not a duration "
+     "(e.g. 30d, 12h, 1w): expected a number"},
+    {"delete_after: a blank inside", HEAD REQ " delete_after = \"1w 3d\"\n}\n",
+     "t.conf:6: account \"a\": delete_after: \"1w 3d\" is not a "
+     "duration"},
+    {"delete_after: more than 100 years", HEAD REQ " delete_after = 5300w\n}\n",
+     "t.conf:6: account \"a\": delete_after: \"5300w\" is longer than 100 "
+     "years"},
+    {"delete_after: empty after ${VAR}",
+     HEAD REQ " delete_after = \"${MAILHAUL_TEST_UNSET}\"\n}\n",
+     "t.conf:6: account \"a\": option \"delete_after\" is empty"},
+    {"delete_after set twice",
+     HEAD REQ " delete_after = 1d\n"
+	      " delete_after = 2d\n}\n",
+     "t.conf:7: account \"a\": option \"delete_after\" is set twice"},
+    {"max_server_size: unknown unit", HEAD REQ " max_server_size = 5X\n}\n",
+     "t.conf:6: account \"a\": max_server_size: \"5X\" is not a size "
+     "(e.g. 500M, 25MB, 2G): unknown unit (K, M, G or T)"},
+    {"max_server_size: a fraction", HEAD REQ " max_server_size = \"1.5G\"\n}\n",
+     "t.conf:6: account \"a\": max_server_size: \"1.5G\" is not a size"},
+    {"skip_larger_than: not a number", HEAD REQ " skip_larger_than = big\n}\n",
+     "t.conf:6: account \"a\": skip_larger_than: \"big\" is not a size "
+     "(e.g. 500M, 25MB, 2G): expected a number"},
+    {"skip_larger_than: too large",
+     HEAD REQ " skip_larger_than = 99999999999T\n}\n",
+     "t.conf:6: account \"a\": skip_larger_than: \"99999999999T\" is not "
+     "a size (e.g. 500M, 25MB, 2G): value too large"},
+    {"fetch_size_limit: a unit before the number",
+     HEAD REQ " fetch_size_limit = M100\n}\n",
+     "t.conf:6: account \"a\": fetch_size_limit: \"M100\" is not a size"},
+    {"fetch_limit: negative", HEAD REQ " fetch_limit = -1\n}\n",
+     "t.conf:6: account \"a\": fetch_limit: -1 is negative (a number of "
+     "messages per poll; 0: no limit)"},
+    {"fetch_limit: not a number", HEAD REQ " fetch_limit = 10M\n}\n",
+     "t.conf:6: account \"a\": invalid integer value for option "
+     "'fetch_limit'"},
+    {"fetch_all: not a boolean", HEAD REQ " fetch_all = always\n}\n",
+     "t.conf:6: account \"a\": invalid boolean value for option "
+     "'fetch_all'"},
+    /* the defaults block */
+    {"a second defaults block",
+     "defaults {\n keep = no\n}\n" MIN "\n# c\ndefaults {\n timeout = 5\n}\n",
+     "t.conf:12: a second \"defaults\" block (the first is at t.conf:1); "
+     "merge them into one"},
+    {"defaults with a title", "defaults \"x\" {\n}\n" MIN, "t.conf:1: "},
+    {"unknown option in defaults", "# c\ndefaults {\n hots = h\n}\n" MIN,
+     "t.conf:3: defaults: unknown option \"hots\""},
+    {"a title option in defaults", "defaults {\n name = x\n}\n" MIN,
+     "t.conf:2: defaults: unknown option \"name\""},
+    {"bad value in defaults", "defaults {\n\n port = 0\n}\n" MIN,
+     "t.conf:3: defaults: port 0 is out of range (1 to 65535)"},
+    {"bad delete_after in defaults", "defaults {\n delete_after = 1y\n}\n" MIN,
+     "t.conf:2: defaults: delete_after: \"1y\" is not a duration (e.g. "
+     "30d, 12h, 1w): unknown unit (s, m, h, d or w)"},
+    {"bad max_server_size in defaults",
+     "defaults {\n keep = no\n max_server_size = 500Q\n}\n" MIN,
+     "t.conf:3: defaults: max_server_size: \"500Q\" is not a size"},
+    {"option twice in defaults", "defaults {\n keep = no\n keep = yes\n}\n" MIN,
+     "t.conf:3: defaults: option \"keep\" is set twice"},
+    {"unclosed defaults block", MIN "defaults {\n keep = no\n",
+     "t.conf:7: the defaults block has no closing \"}\""},
+    {"an account named defaults, unclosed",
+     MIN "\naccount defaults {\n host = h\n",
+     "t.conf:8: the account block has no closing \"}\""},
+    {"an account named defaults is an account",
+     MIN "account defaults {\n deliver = mbox:/m\n}\n",
+     "t.conf:7: account \"defaults\": missing required option \"host\""},
+    {"defaults alone", "defaults {\n keep = no\n}\n",
+     "t.conf: no account defined"},
+    {"missing host in account and defaults",
+     "defaults {\n user = u\n password = p\n}\n"
+     "account \"a\" {\n deliver = mbox:/m\n}\n",
+     "t.conf:5: account \"a\": missing required option \"host\""},
+    {"password and password_command both in defaults",
+     "defaults {\n password = p\n password_command = \"pass x\"\n}\n"
+     "account \"a\" {\n host = h\n user = u\n deliver = mbox:/m\n}\n",
+     "t.conf:1: defaults: \"password\" and \"password_command\" exclude "
+     "each other; keep one"},
+    {"an empty folders list inherited by an IMAP account",
+     "defaults {\n protocol = imap\n folders = {}\n}\n" MIN,
+     "t.conf:3: account \"a\": folders: the list is empty"},
+    {"the line of an inherited option, not of its value",
+     "defaults {\n protocol = imap\n keep = yes\n"
+     " folders =\n {\n }\n}\n" MIN,
+     "t.conf:4: account \"a\": folders: the list is empty"},
+    {"an mda command in defaults with a bad escape",
+     "defaults {\n keep = no\n deliver = \"mda:procmail -d %x\"\n}\n"
+     "account \"a\" {\n host = h\n user = u\n password = p\n}\n",
+     "t.conf:3: account \"a\": deliver: unknown escape \"%x\""},
+    {"an mda command in defaults, mda_shell in the account",
+     "defaults {\n deliver = \"mda:procmail 100%\"\n}\n"
+     "account \"a\" {\n host = h\n user = u\n password = p\n"
+     " mda_shell = yes\n}\n",
+     "t.conf:2: account \"a\": deliver: \"procmail 100%\" ends with a lone "
+     "\"%\""},
+    {"an IMAP option in a POP3 account is still refused with defaults",
+     "defaults {\n protocol = imap\n}\n" HEAD REQ
+     " protocol = pop3\n keep_flags = yes\n}\n",
+     "t.conf:4: account \"a\": option \"keep_flags\" applies to IMAP "
+     "accounts only"},
+    {"line numbers after a defaults block",
+     "defaults {\n # c\n keep = no\n}\n" HEAD REQ " prot = 1\n}\n",
+     "t.conf:10: account \"a\": unknown option \"prot\""},
 };
 
 static void check_error(const struct error_case *c)
@@ -458,6 +569,231 @@ static void test_pins(void)
 	conf_free(&conf);
 	for (size_t i = 0; i < N(pin_cases); i++)
 		check_pin(&pin_cases[i]);
+}
+
+/* ---- retention options ---- */
+
+struct retention_case {
+	const char *opts; /* lines for the account block */
+	long long delete_after;
+	unsigned long long max_server_size, skip_larger_than, fetch_limit,
+	    fetch_size_limit;
+	bool fetch_all;
+};
+
+#define KiB 1024ULL
+#define MiB (1024ULL * KiB)
+#define GiB (1024ULL * MiB)
+
+static const struct retention_case retention_cases[] = {
+    {"", 0, 0, 0, 0, 0, false},
+    {" delete_after = 30d\n max_server_size = 500M\n"
+     " skip_larger_than = 25MB\n fetch_limit = 100\n"
+     " fetch_size_limit = \"1G\"\n fetch_all = yes\n",
+     30 * 86400, 500 * MiB, 25 * MiB, 100, GiB, true},
+    {" delete_after = 1w3d\n", 10 * 86400, 0, 0, 0, 0, false},
+    {" delete_after = \"90m\"\n", 90 * 60, 0, 0, 0, 0, false},
+    {" delete_after = 1h30m15s\n", 5415, 0, 0, 0, 0, false},
+    {" delete_after = 0\n max_server_size = 0\n skip_larger_than = 0\n"
+     " fetch_limit = 0\n fetch_size_limit = 0\n fetch_all = no\n",
+     0, 0, 0, 0, 0, false},
+    {" delete_after = 5200w\n", 5200LL * 7 * 86400, 0, 0, 0, 0, false},
+    {" max_server_size = 4096\n", 0, 4096, 0, 0, 0, false},
+    {" max_server_size = 2g\n skip_larger_than = 512k\n", 0, 2 * GiB, 512 * KiB,
+     0, 0, false},
+    {" fetch_size_limit = 1TB\n", 0, 0, 0, 0, 1024 * GiB, false},
+    {" fetch_limit = 1\n", 0, 0, 0, 1, 0, false},
+};
+
+static void check_retention(size_t i, const struct retention_case *c)
+{
+	char text[1024], what[120], *err = NULL;
+	struct conf *conf;
+	const struct conf_account *a;
+
+	snprintf(text, sizeof(text), HEAD REQ "%s}\n", c->opts);
+	conf = load(text, &err);
+	a = conf != NULL ? &conf->accounts[0] : NULL;
+	if (err != NULL)
+		diag("error: ", err);
+	snprintf(what, sizeof(what), "retention case %zu: values", i);
+	tap_ok(a != NULL && a->delete_after == c->delete_after &&
+		   a->max_server_size == c->max_server_size &&
+		   a->skip_larger_than == c->skip_larger_than &&
+		   a->fetch_limit == c->fetch_limit &&
+		   a->fetch_size_limit == c->fetch_size_limit &&
+		   a->fetch_all == c->fetch_all,
+	       what);
+	if (a != NULL && !(a->delete_after == c->delete_after &&
+			   a->max_server_size == c->max_server_size))
+		printf("# got delete_after %lld max_server_size %llu\n",
+		       a->delete_after, a->max_server_size);
+	free(err);
+	conf_free(&conf);
+}
+
+static void test_retention(void)
+{
+	for (size_t i = 0; i < N(retention_cases); i++)
+		check_retention(i, &retention_cases[i]);
+}
+
+/* ---- the defaults block ---- */
+
+/* Loads TEXT, which must parse; says why not. */
+static struct conf *load_ok(const char *text, const char *what)
+{
+	char *err = NULL;
+	struct conf *conf = load(text, &err);
+
+	if (conf == NULL) {
+		printf("# %s:\n", what);
+		diag("error: ", err);
+	}
+	free(err);
+	return conf;
+}
+
+static void test_inherit_basic(void)
+{
+	struct conf *conf =
+	    load_ok("account \"a\" {\n deliver = \"maildir:/a\"\n}\n"
+		    "defaults {\n host = \"imap.example.com\"\n user = shared\n"
+		    " password_command = \"pass mail\"\n protocol = imap\n"
+		    " tls = starttls\n keep = no\n delete_after = 30d\n"
+		    " max_server_size = 1G\n fetch_all = yes\n timeout = 30\n"
+		    " folders = {\"INBOX\", \"Archive\"}\n}\n"
+		    "account \"b\" {\n deliver = \"mbox:/b\"\n host = other\n"
+		    " keep = yes\n delete_after = 0\n folders = {\"Sent\"}\n"
+		    " tls = implicit\n fetch_all = no\n}\n",
+		    "inheritance");
+	const struct conf_account *a = conf ? conf_find_account(conf, "a") : 0;
+	const struct conf_account *b = conf ? conf_find_account(conf, "b") : 0;
+
+	tap_ok(a != NULL && b != NULL && conf->n_accounts == 2,
+	       "defaults after an account: two accounts");
+	tap_str(a ? a->host : NULL, "imap.example.com",
+		"a: host from defaults");
+	tap_str(a ? a->user : NULL, "shared", "a: user from defaults");
+	tap_str(a ? a->password_command : NULL, "pass mail",
+		"a: password_command from defaults");
+	tap_ok(a != NULL && a->protocol == CONF_PROTOCOL_IMAP &&
+		   a->tls == CONF_TLS_STARTTLS && a->port == 143,
+	       "a: imap/starttls from defaults, port defaulted from them");
+	tap_ok(a != NULL && !a->keep && a->delete_after == 30 * 86400 &&
+		   a->max_server_size == GiB && a->fetch_all &&
+		   a->timeout == 30,
+	       "a: keep, delete_after, max_server_size, fetch_all, timeout "
+	       "from defaults");
+	tap_ok(a != NULL && a->n_folders == 2 &&
+		   strcmp(a->folders[0], "INBOX") == 0 &&
+		   strcmp(a->folders[1], "Archive") == 0,
+	       "a: the folders list from defaults");
+	tap_str(b ? b->host : NULL, "other", "b: its own host wins");
+	tap_str(b ? b->user : NULL, "shared", "b: user from defaults");
+	tap_ok(b != NULL && b->keep && b->delete_after == 0 && !b->fetch_all,
+	       "b: its own keep = yes, delete_after = 0, fetch_all = no win");
+	tap_ok(b != NULL && b->tls == CONF_TLS_IMPLICIT && b->port == 993,
+	       "b: its own tls, the port defaulted from the merged result");
+	tap_ok(b != NULL && b->max_server_size == GiB && b->timeout == 30,
+	       "b: what it does not set still comes from defaults");
+	tap_ok(b != NULL && b->n_folders == 1 &&
+		   strcmp(b->folders[0], "Sent") == 0,
+	       "b: its own folders list replaces the inherited one");
+	tap_ok(a != NULL && a->line == 1 && b != NULL && b->line == 17,
+	       "account lines are their own blocks' lines");
+	conf_free(&conf);
+}
+
+/* One defaults block for POP3 and IMAP accounts, Maildir and mda. */
+static void test_inherit_kinds(void)
+{
+	struct conf *conf = load_ok(
+	    "defaults {\n host = h\n user = u\n password = p\n"
+	    " keep_flags = yes\n folders = {\"INBOX\", \"Lists/*\"}\n"
+	    " folder_layout = tree\n mda_shell = yes\n mda_timeout = 5\n"
+	    " port = 2000\n}\n"
+	    "account \"pop\" {\n deliver = \"maildir:/p\"\n}\n"
+	    "account \"imap\" {\n protocol = imap\n deliver = "
+	    "\"maildir:/i\"\n}\n"
+	    "account \"mbox\" {\n protocol = imap\n deliver = \"mbox:/m\"\n}\n"
+	    "account \"mda\" {\n deliver = \"mda:x %u\"\n"
+	    " password_command = \"pass x\"\n}\n",
+	    "defaults for several kinds");
+	const struct conf_account *pop =
+	    conf ? conf_find_account(conf, "pop") : 0;
+	const struct conf_account *imap =
+	    conf ? conf_find_account(conf, "imap") : 0;
+	const struct conf_account *mbox =
+	    conf ? conf_find_account(conf, "mbox") : 0;
+	const struct conf_account *mda =
+	    conf ? conf_find_account(conf, "mda") : 0;
+
+	tap_ok(pop != NULL && imap != NULL && mbox != NULL && mda != NULL,
+	       "IMAP and mda options in defaults: no error for POP3, mbox "
+	       "or Maildir accounts");
+	tap_ok(pop != NULL && !pop->keep_flags && pop->n_folders == 1 &&
+		   strcmp(pop->folders[0], "INBOX") == 0 &&
+		   pop->layout == CONF_LAYOUT_FLAT,
+	       "pop: IMAP options of defaults left out");
+	tap_ok(pop != NULL && !pop->mda_shell && pop->mda_timeout == 60,
+	       "pop: mda options of defaults left out for a Maildir");
+	tap_ok(pop != NULL && pop->port == 2000 && imap != NULL &&
+		   imap->port == 2000,
+	       "port in defaults applies to every account");
+	tap_ok(imap != NULL && imap->keep_flags && imap->n_folders == 2 &&
+		   imap->layout == CONF_LAYOUT_TREE && !imap->mda_shell,
+	       "imap: IMAP options and folder_layout from defaults");
+	tap_ok(mbox != NULL && mbox->layout == CONF_LAYOUT_FLAT &&
+		   mbox->keep_flags,
+	       "mbox: folder_layout of defaults left out, keep_flags kept");
+	tap_ok(mda != NULL && mda->mda_shell && mda->mda_timeout == 5,
+	       "mda: mda options from defaults");
+	tap_ok(mda != NULL && mda->password == NULL && mda->password_command &&
+		   strcmp(mda->password_command, "pass x") == 0,
+	       "an account's password_command: the password of defaults "
+	       "is not inherited");
+	tap_str(pop ? pop->password : NULL, "p", "pop: password from defaults");
+	conf_free(&conf);
+}
+
+static void test_defaults_block(void)
+{
+	char *err = NULL;
+	struct conf *conf;
+	const char *p;
+	int n = 0;
+
+	test_inherit_basic();
+	test_inherit_kinds();
+	conf = load_ok(
+	    "defaults {\n protocol = imap\n folders = {\"A\"}\n}\n" HEAD REQ
+	    " folders += {\"X\"}\n}\n",
+	    "+= in an account");
+	tap_ok(conf != NULL && conf->accounts[0].n_folders == 2 &&
+		   strcmp(conf->accounts[0].folders[0], "INBOX") == 0 &&
+		   strcmp(conf->accounts[0].folders[1], "X") == 0,
+	       "+= in an account adds to the built-in default, as documented");
+	conf_free(&conf);
+	conf = load_ok("defaults {\n}\n" MIN, "an empty defaults block");
+	tap_ok(conf != NULL && conf->accounts[0].port == 995 &&
+		   conf->accounts[0].line == 3,
+	       "an empty defaults block changes nothing");
+	conf_free(&conf);
+	/* Both password options in defaults: said once, not per account. */
+	conf = load(
+	    "defaults {\n password = p\n password_command = x\n}\n"
+	    "account \"a\" {\n host = h\n user = u\n deliver = mbox:/m\n}\n"
+	    "account \"b\" {\n host = h\n user = u\n deliver = mbox:/n\n}\n",
+	    &err);
+	for (p = err; p != NULL && (p = strstr(p, "exclude")) != NULL; p++)
+		n++;
+	tap_ok(conf == NULL && n == 1,
+	       "password and password_command both in defaults: one message");
+	if (n != 1)
+		diag("got: ", err);
+	free(err);
+	conf_free(&conf);
 }
 
 /* ---- expansion, globals, defaults ---- */
@@ -715,6 +1051,76 @@ static void test_include(const char *path)
 	unlink(inc);
 }
 
+static const char pw_defaults[] = "defaults {\n password = \"s3cret\"\n"
+				  " host = h\n}\n";
+static const char pw_account[] = "account \"a\" {\n user = u\n"
+				 " deliver = mbox:/m\n}\n";
+
+/* A password in defaults makes its file secret, included or not. */
+static void test_defaults_files(const char *path)
+{
+	char inc[256], text[512], want[1024], *err = NULL;
+	struct conf *conf = NULL;
+
+	snprintf(text, sizeof(text), "%s%s", pw_defaults, pw_account);
+	write_file(path, text, 0644);
+	snprintf(want, sizeof(want), "is readable by others; run: chmod 600 %s",
+		 path);
+	check_refused(path, want, "0644 with a password in defaults: refused");
+	write_file(path, text, 0600);
+	tap_ok(conf_load(path, &conf, &err) == 0 &&
+		   conf->accounts[0].password != NULL &&
+		   strcmp(conf->accounts[0].password, "s3cret") == 0,
+	       "0600 with a password in defaults: the account inherits it");
+	if (err != NULL)
+		diag("", err);
+	conf_free(&conf);
+	free(err);
+
+	snprintf(inc, sizeof(inc), "%s/defaults.conf", home);
+	write_file(inc, pw_defaults, 0644);
+	snprintf(text, sizeof(text), "include(\"defaults.conf\")\n%s",
+		 pw_account);
+	write_file(path, text, 0600);
+	snprintf(want, sizeof(want),
+		 "%s: contains a password but is readable by others", inc);
+	check_load_error(path, want,
+			 "included 0644 defaults with a password: refused");
+	write_file(inc, pw_defaults, 0600);
+	check_accepted(path, "included 0600 defaults with a password: "
+			     "accepted");
+
+	write_file(inc,
+		   "# c\ndefaults {\n keep = no\n"
+		   " deliver = \"mda:x %x\"\n port = 0\n}\n",
+		   0600);
+	write_file(path,
+		   "include(\"defaults.conf\")\naccount a {\n host = h\n"
+		   " user = u\n password_command = p\n}\n",
+		   0600);
+	snprintf(want, sizeof(want), "%s:5: defaults: port 0 is out of range",
+		 inc);
+	check_load_error(path, want,
+			 "a bad value in included defaults names its file");
+	snprintf(want, sizeof(want),
+		 "%s:4: account \"a\": deliver: unknown escape", inc);
+	check_load_error(path, want,
+			 "an account's problem with an inherited option names "
+			 "the included file and the option's line");
+
+	write_file(inc, "defaults {\n keep = no\n}\n", 0600);
+	snprintf(text, sizeof(text),
+		 "include(\"defaults.conf\")\n%s\ndefaults {\n}\n", MIN);
+	write_file(path, text, 0600);
+	snprintf(want, sizeof(want),
+		 "%s:9: a second \"defaults\" block (the first is at %s:1)",
+		 path, inc);
+	check_load_error(path, want,
+			 "defaults in an included file and in the main one: "
+			 "refused");
+	unlink(inc);
+}
+
 static void test_files(void)
 {
 	char path[256];
@@ -723,6 +1129,7 @@ static void test_files(void)
 	test_permissions_mode(path);
 	test_permissions_owner(path);
 	test_include(path);
+	test_defaults_files(path);
 	unlink(path);
 }
 
@@ -760,6 +1167,69 @@ static char *read_text(const char *path)
 	return buf;
 }
 
+/* The sample with its defaults block and its retention examples
+ * uncommented: they must be valid too.  Caller frees. */
+static char *sample_uncommented(const char *text)
+{
+	static const char *const options[] = {
+	    "delete_after", "max_server_size",	"skip_larger_than",
+	    "fetch_limit",  "fetch_size_limit", "fetch_all",
+	};
+	struct util_str out = {0};
+	bool in_defaults = false;
+
+	for (const char *p = text; *p != '\0';) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl != NULL ? (size_t)(nl - p + 1) : strlen(p);
+		const char *hash = p[0] == '\t' ? p + 1 : p;
+		bool uncomment = in_defaults;
+		if (strncmp(p, "#defaults {", 11) == 0)
+			uncomment = in_defaults = true;
+		else if (in_defaults && strncmp(p, "#}", 2) == 0)
+			in_defaults = false;
+		for (size_t i = 0; i < N(options); i++)
+			if (hash[0] == '#' &&
+			    strncmp(hash + 1, options[i], strlen(options[i])) ==
+				0 &&
+			    hash[1 + strlen(options[i])] == ' ')
+				uncomment = true;
+		if (uncomment && hash[0] == '#') {
+			util_str_add(&out, p, (size_t)(hash - p));
+			util_str_add(&out, hash + 1,
+				     len - (size_t)(hash + 1 - p));
+		} else {
+			util_str_add(&out, p, len);
+		}
+		p += len;
+	}
+	return out.p;
+}
+
+static void test_sample_examples(const char *text)
+{
+	char *full = text != NULL ? sample_uncommented(text) : NULL;
+	char *err = NULL;
+	struct conf *conf = NULL;
+	const struct conf_account *a;
+
+	if (full != NULL && conf_load_string("sample", full, &conf, &err) < 0)
+		diag("", err);
+	a = conf != NULL ? &conf->accounts[0] : NULL;
+	tap_ok(full != NULL && strstr(full, "\ndefaults {\n") != NULL &&
+		   strstr(full, "\n\tdelete_after = ") != NULL,
+	       "the sample has a defaults block and retention examples");
+	tap_ok(a != NULL && a->delete_after == 30 * 86400 &&
+		   a->max_server_size == 500 * MiB &&
+		   a->skip_larger_than == 25 * MiB && a->fetch_limit == 500 &&
+		   a->fetch_size_limit == 100 * MiB && !a->fetch_all,
+	       "the sample's retention examples parse, uncommented");
+	tap_ok(a != NULL && a->timeout == 30,
+	       "the sample's defaults block parses, uncommented, and applies");
+	conf_free(&conf);
+	free(err);
+	free(full);
+}
+
 static void test_sample(void)
 {
 	const char *srcdir = getenv("MAILHAUL_SRCDIR");
@@ -785,6 +1255,8 @@ static void test_sample(void)
 	       "the sample's account shows the defaults");
 	conf_free(&conf);
 	free(err);
+	err = NULL;
+	test_sample_examples(text);
 	free(text);
 	tap_ok(load_file(path, &err) == 0, "conf_load accepts the sample file");
 	if (err != NULL)
@@ -873,6 +1345,8 @@ int main(void)
 	test_mda();
 	test_errors();
 	test_several_errors();
+	test_retention();
+	test_defaults_block();
 	test_pins();
 	test_expansion();
 	test_defaults();
