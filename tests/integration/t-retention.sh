@@ -17,9 +17,11 @@ fi
 
 DAY=86400
 BASE=$(( $(date +%s) / DAY * DAY + 12 * 3600 ))
-# at DAYS: the fake time BASE + DAYS days, for faketime
+# at DAYS [HOURS]: the fake time BASE + DAYS days + HOURS, for faketime.
+# Polls that should find messages due come an hour after the due time:
+# faketime starts the clock at the given second, and a run takes a moment.
 at() {
-    date -u -d "@$((BASE + $1 * DAY))" '+%Y-%m-%d %H:%M:%S'
+    date -u -d "@$((BASE + $1 * DAY + ${2:-0} * 3600))" '+%Y-%m-%d %H:%M:%S'
 }
 export TZ=UTC
 
@@ -55,8 +57,8 @@ seed() {
 }
 
 poll_at() {
-    MH_FAKETIME=$(at "$1")
-    shift
+    MH_FAKETIME=$(at "$1" "$2")
+    shift 2
     mh_run "$@"
     MH_FAKETIME=
 }
@@ -68,17 +70,17 @@ plain=(tls=none port="$POP3_PORT" tls_ca_file=)
 # ------------------------------------------------------------ delete_after
 mh_config ret "${plain[@]}" deliver="maildir:$md" delete_after=5d
 seed A a1 a2 a3
-poll_at 0
+poll_at 0 0
 t_rc 0 "day 0: archives A"
 seed B b1 b2 b3
-poll_at 2
+poll_at 2 0
 t_rc 0 "day 2: archives B"
 seed C c1 c2 c3
-poll_at 4
+poll_at 4 0
 t_rc 0 "day 4: archives C"
 t_eq "$(on_server)" "a1 a2 a3 b1 b2 b3 c1 c2 c3" "day 4: nothing deleted yet"
 
-poll_at 5 --dry-run
+poll_at 5 1 --dry-run
 t_rc 0 "day 5 dry run exits 0"
 t_match "$OUT" "^ret: would delete [0-9A-Fa-f]+ \([0-9]+ bytes\): delete_after$" \
     "dry run: message 1 would be deleted by delete_after"
@@ -87,7 +89,7 @@ t_match "$OUT" "^ret: would fetch 0 \(0 B\), would delete 3, 0 too large, 0 defe
     "dry run: the totals"
 t_eq "$(on_server)" "a1 a2 a3 b1 b2 b3 c1 c2 c3" "dry run deleted nothing"
 
-poll_at 5
+poll_at 5 1
 t_rc 0 "day 5: exits 0"
 t_eq "$(on_server)" "b1 b2 b3 c1 c2 c3" "day 5: exactly A (5 days old) deleted"
 t_match "$OUT" "^ret: 0 new .*, 3 deleted, 6 kept on server$" "day 5 summary"
@@ -95,27 +97,27 @@ t_match "$OUT" "^ret: 0 new .*, 3 deleted, 6 kept on server$" "day 5 summary"
 # The clock is set back 2 days: nothing is due early, and what arrives
 # now is recorded at the later time the state saw.
 seed D d1 d2 d3
-poll_at 3
+poll_at 3 0
 t_rc 0 "clock set back to day 3: exits 0"
 t_eq "$(on_server)" "b1 b2 b3 c1 c2 c3 d1 d2 d3" "day 3 (set back): nothing deleted, D archived"
-poll_at 6
+poll_at 6 0
 t_eq "$(on_server)" "b1 b2 b3 c1 c2 c3 d1 d2 d3" "day 6: B (4 days old) stays"
-poll_at 7
+poll_at 7 1
 t_eq "$(on_server)" "c1 c2 c3 d1 d2 d3" "day 7: B deleted"
-poll_at 9
+poll_at 9 1
 t_eq "$(on_server)" "d1 d2 d3" "day 9: C deleted; D, archived during the set-back clock, stays"
 t_eq "$(in_archive "$md")" "a1 a2 a3 b1 b2 b3 c1 c2 c3 d1 d2 d3" "the archive holds each message once"
 
 # d1's archived file disappears behind mailhaul's back.
 rm -f "$(grep -l '^Subject: d1$' "$md"/new/* "$md"/cur/* 2>/dev/null)"
 t_eq "$(in_archive "$md")" "a1 a2 a3 b1 b2 b3 c1 c2 c3 d2 d3" "d1's archived copy removed"
-poll_at 10
+poll_at 10 2
 t_rc 0 "day 10: exits 0"
 t_eq "$(on_server)" "d1" "day 10: d2 d3 deleted, d1 kept on the server"
 t_eq "$(in_archive "$md")" "a1 a2 a3 b1 b2 b3 c1 c2 c3 d1 d2 d3" "d1 archived again"
-t_match "$ERR" "ret: message [^ ]+: the archived copy .* is gone or changed .*archiving it again" \
+t_match "$ERR" "ret: warning: message [^ ]+: the archived copy .* is gone or changed .*archiving it again" \
     "the warning says d1 is archived again"
-poll_at 11
+poll_at 11 1
 t_eq "$(on_server)" "" "day 11: d1, now archived again, deleted (its age counts from day 5)"
 t_eq "$(in_archive "$md")" "a1 a2 a3 b1 b2 b3 c1 c2 c3 d1 d2 d3" "each message archived once at the end"
 
@@ -131,18 +133,18 @@ for n in "${names1[@]}"; do mkmsg "$T/seed-M1" "$n" 1000; done
 dc_seed "$T"/seed-M1/*
 mh_config off "${plain[@]}" deliver="maildir:$md2" state_file="$st2" \
     skip_larger_than=10K
-poll_at 20
+poll_at 20 0
 t_rc 0 "offload: day 20 archives 20"
 for n in "${names2[@]}"; do mkmsg "$T/seed-M2" "$n" 1000; done
 for n in "${big[@]}"; do mkmsg "$T/seed-M2" "$n" 20000; done
 dc_seed "$T"/seed-M2/*
-poll_at 21
+poll_at 21 0
 t_rc 0 "offload: day 21 archives 20 more, skips 10 too large"
 t_eq "$(find "$MAILDIR_SRV/cur" "$MAILDIR_SRV/new" -type f | wc -l)" 50 "the folder holds 50 messages"
-t_match "$ERR" "off: message [^ ]+ \([0-9]+ bytes\) is larger than skip_larger_than: not downloaded" \
+t_match "$ERR" "off: warning: message [^ ]+ \([0-9]+ bytes\) is larger than skip_larger_than: not downloaded" \
     "a too-large message is reported"
 t_eq "$(grep -c 'larger than skip_larger_than' <<<"$ERR")" 10 "each of the 10 reported once"
-poll_at 21
+poll_at 21 0
 t_eq "$(grep -c 'larger than skip_larger_than' <<<"$ERR")" 0 "and not again on the next poll"
 
 # The limit: the 10 big ones plus 15 of the archived ones fit.
@@ -176,7 +178,7 @@ expect+=("${big[@]}")
 want=$(printf '%s\n' "${expect[@]}" | sort | tr '\n' ' ' | sed 's/ $//')
 mh_config off "${plain[@]}" deliver="maildir:$md2" state_file="$st2" \
     skip_larger_than=10K max_server_size="$limit"
-poll_at 22
+poll_at 22 1
 t_rc 0 "offload: day 22 with max_server_size exits 0"
 t_eq "$(on_server)" "$want" "offload: the oldest archived deleted until at or below the limit, big ones kept"
 t_eq "$(find "$MAILDIR_SRV/cur" "$MAILDIR_SRV/new" -type f | wc -l)" 25 "offload: 25 messages left"
@@ -185,11 +187,11 @@ t_eq "$(in_archive "$md2" | wc -w)" 40 "offload: the archive holds the 40 archiv
 # stays, with a warning.
 mh_config off "${plain[@]}" deliver="maildir:$md2" state_file="$st2" \
     skip_larger_than=10K max_server_size=1K
-poll_at 23
+poll_at 23 1
 t_rc 0 "offload below the big ones: exits 0"
 t_eq "$(on_server)" "$(printf '%s\n' "${big[@]}" | tr '\n' ' ' | sed 's/ $//')" \
     "offload: only the 10 unarchived big ones stay"
-t_match "$ERR" "off: [0-9]+ bytes stay on the server, more than max_server_size" \
+t_match "$ERR" "off: warning: [0-9]+ bytes stay on the server, more than max_server_size" \
     "offload: a warning says the limit cannot be met"
 
 # ------------------------------------------------------------ fetch_limit
