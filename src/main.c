@@ -9,9 +9,11 @@
 #include <sys/resource.h>
 
 #include "conf.h"
+#include "forget.h"
 #include "log.h"
 #include "cli.h"
 #include "run.h"
+#include "status.h"
 #include "util.h"
 
 /* The commands besides the poll. */
@@ -19,10 +21,18 @@ static const struct command {
 	const char *name;
 	cli_command_fn *fn;
 } commands[] = {
+	{"status", status_command},
+	{"forget", forget_command},
 	{NULL, NULL},
 };
 
-#define COMMANDS_USAGE ""
+#define COMMANDS_USAGE \
+	"  status [-a NAME]... [--json]\n" \
+	"                      what the last polls found; no network\n" \
+	"  forget -a NAME [--folder F] [--yes]\n" \
+	"                      drop seen records: the next poll archives\n" \
+	"                      those messages again\n" \
+	""
 
 static const struct command *find_command(const char *name)
 {
