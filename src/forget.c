@@ -16,7 +16,7 @@
 #include "status.h"
 
 static const char forget_usage[] =
-	"usage: mailhaul [-c FILE] forget -a NAME [--folder FOLDER] [--yes]\n";
+    "usage: mailhaul [-c FILE] forget -a NAME [--folder FOLDER] [--yes]\n";
 
 /* Sets *folder_r (caller frees) to the stored name of the folder that
  * status shows as DISPLAY (or that is stored as DISPLAY).  0; 1 when the
@@ -78,8 +78,7 @@ static int forget_check_journal(struct state *st, const char *account)
 }
 
 /* Asks on the terminal; true for "y" or "yes". */
-static bool forget_confirm(const char *account, const char *display,
-			   uint64_t n)
+static bool forget_confirm(const char *account, const char *display, uint64_t n)
 {
 	char line[64];
 
@@ -97,8 +96,7 @@ static bool forget_confirm(const char *account, const char *display,
 
 /* Deletes under the account's lock, so that no poll runs meanwhile. */
 static int forget_locked(const struct conf *conf, struct state *st,
-			 const char *account, const char *folder,
-			 uint64_t *n_r)
+			 const char *account, const char *folder, uint64_t *n_r)
 {
 	struct lock *lock = NULL;
 	char *err = NULL;
@@ -139,8 +137,10 @@ static int forget_run(const struct conf *conf, const struct cli *cli,
 		r = forget_find_folder(st, a, cli->folder, &folder, &known,
 				       &err);
 		if (r == 1) {
-			log_error(a->name, "no folder \"%s\" in the state "
-				  "(known: %s)", cli->folder,
+			log_error(a->name,
+				  "no folder \"%s\" in the state "
+				  "(known: %s)",
+				  cli->folder,
 				  known[0] != '\0' ? known : "none");
 			free(known);
 			return util_fail_exit_code(UTIL_FAIL_CONFIG);

@@ -31,8 +31,7 @@ const char *status_result_name(enum util_fail f)
 }
 
 int status_save(struct state *st, const char *account,
-		const struct session_result *res, time_t finished,
-		char **err_r)
+		const struct session_result *res, time_t finished, char **err_r)
 {
 	struct state_poll p = {.finished = finished,
 			       .result = status_result_name(res->fail),
@@ -109,13 +108,27 @@ void status_json_string(struct util_str *out, const char *str)
 		char esc[8];
 		const char *e = NULL;
 		switch (*s) {
-		case '"': e = "\\\""; break;
-		case '\\': e = "\\\\"; break;
-		case '\b': e = "\\b"; break;
-		case '\f': e = "\\f"; break;
-		case '\n': e = "\\n"; break;
-		case '\r': e = "\\r"; break;
-		case '\t': e = "\\t"; break;
+		case '"':
+			e = "\\\"";
+			break;
+		case '\\':
+			e = "\\\\";
+			break;
+		case '\b':
+			e = "\\b";
+			break;
+		case '\f':
+			e = "\\f";
+			break;
+		case '\n':
+			e = "\\n";
+			break;
+		case '\r':
+			e = "\\r";
+			break;
+		case '\t':
+			e = "\\t";
+			break;
 		default:
 			if (*s < 0x20) {
 				snprintf(esc, sizeof(esc), "\\u%04x", *s);
@@ -140,7 +153,7 @@ void status_json_string(struct util_str *out, const char *str)
 }
 
 static void str_printf(struct util_str *out, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void str_printf(struct util_str *out, const char *fmt, ...)
 {
@@ -187,8 +200,7 @@ static void json_folder(struct util_str *o, const struct conf_account *a,
 	else
 		str_printf(o, ",\"server_bytes\":null");
 	if (f->polled && f->next_due != 0)
-		str_printf(o, ",\"next_expiry\":%lld}",
-			   (long long)f->next_due);
+		str_printf(o, ",\"next_expiry\":%lld}", (long long)f->next_due);
 	else
 		str_printf(o, ",\"next_expiry\":null}");
 	free(display);
@@ -405,8 +417,9 @@ int status_command(const struct conf *conf, const struct cli *cli)
 
 	if (cli->n_args > 0 || cli->folder != NULL || cli->yes ||
 	    cli->from != NULL) {
-		fputs("usage: mailhaul [-c FILE] status [-a NAME]... [--json]\n",
-		      stderr);
+		fputs(
+		    "usage: mailhaul [-c FILE] status [-a NAME]... [--json]\n",
+		    stderr);
 		return 64;
 	}
 	/* Reading the status creates no state where none is. */

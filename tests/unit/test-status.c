@@ -27,15 +27,13 @@ static const struct {
     {"\xc3(", "\"\\ufffd(\"", "a lead byte without continuation"},
     {"\xc0\xaf", "\"\\ufffd\\ufffd\"", "an overlong form"},
     {"\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"", "a surrogate"},
-    {"\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"",
-     "above U+10FFFF"},
+    {"\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"", "above U+10FFFF"},
     {"/\xe2\x80\xa8", "\"/\xe2\x80\xa8\"", "U+2028 and '/' as they are"},
 };
 
 static void test_json(void)
 {
-	for (size_t i = 0; i < sizeof(json_cases) / sizeof(*json_cases);
-	     i++) {
+	for (size_t i = 0; i < sizeof(json_cases) / sizeof(*json_cases); i++) {
 		struct util_str out = {0};
 		status_json_string(&out, json_cases[i].in);
 		tap_str(out.p, json_cases[i].want, json_cases[i].what);
