@@ -10,9 +10,11 @@
 
 #include "conf.h"
 #include "import.h"
+#include "forget.h"
 #include "log.h"
 #include "cli.h"
 #include "run.h"
+#include "status.h"
 #include "util.h"
 
 /* The commands besides the poll. */
@@ -21,12 +23,19 @@ static const struct command {
 	cli_command_fn *fn;
 } commands[] = {
 	{"import", import_run},
+	{"status", status_command},
+	{"forget", forget_command},
 	{NULL, NULL},
 };
 
 #define COMMANDS_USAGE \
 	"  import --from fetchmail|mpop|getmail [-a NAME] [--folder F] FILE\n" \
 	"                      seed the seen records from another tool's state\n" \
+	"  status [-a NAME]... [--json]\n" \
+	"                      what the last polls found; no network\n" \
+	"  forget -a NAME [--folder F] [--yes]\n" \
+	"                      drop seen records: the next poll archives\n" \
+	"                      those messages again\n" \
 	""
 
 static const struct command *find_command(const char *name)

@@ -5,12 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lock.h"
 #include "log.h"
 #include "run.h"
 #include "session.h"
 #include "state.h"
+#include "status.h"
 
 static bool selected(const struct conf_account *a, char *const *names,
 		     size_t n)
@@ -44,6 +46,21 @@ static void print_summary(const struct conf_account *a,
 	fflush(stdout);
 }
 
+/* Saves what the poll found for `mailhaul status`.  The mail is safe
+ * whether this works or not, and the next poll overwrites it: a failure
+ * is a warning. */
+static void save_outcome(struct state *st, const struct conf_account *a,
+			 const struct session_result *res)
+{
+	char *err = NULL;
+
+	if (status_save(st, a->name, res, time(NULL), &err) < 0) {
+		log_warn(a->name, "cannot save the outcome of the poll: %s",
+			 err);
+		free(err);
+	}
+}
+
 /* Polls A under its account lock; a lock held elsewhere skips it as a
  * temporary failure. */
 static enum util_fail poll_locked(const struct conf *conf,
@@ -69,6 +86,8 @@ static enum util_fail poll_locked(const struct conf *conf,
 		return res->fail;
 	}
 	enum util_fail f = session_poll(a, st, opts, res);
+	if (opts == NULL || !opts->dry_run)
+		save_outcome(st, a, res);
 	lock_release(&lock);
 	return f;
 }

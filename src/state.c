@@ -857,3 +857,288 @@ int state_import_batch(struct state *st, const char *origin,
 	*added_r = added;
 	return 0;
 }
+
+/* Runs SQL, whose ?1 is ACCOUNT and ?2 FOLDER (NULL binds NULL), to its
+ * end; *changes_r (may be NULL) counts the rows it changed.  WHAT names
+ * the work in an error.  0, or -1 with *err_r. */
+static int run_account_sql(struct state *st, const char *sql,
+			   const char *account, const char *folder,
+			   const char *what, uint64_t *changes_r, char **err_r)
+{
+	sqlite3_stmt *q;
+
+	if (prep(st, sql, &q, err_r) < 0)
+		return -1;
+	sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
+	if (folder != NULL)
+		sqlite3_bind_text(q, 2, folder, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(q, 2);
+	int r = sqlite3_step(q);
+	if (r != SQLITE_DONE)
+		*err_r = db_error(st, what);
+	else if (changes_r != NULL)
+		*changes_r = (uint64_t)sqlite3_changes(st->db);
+	sqlite3_finalize(q);
+	return r == SQLITE_DONE ? 0 : -1;
+}
+
+/* Reads one count: SQL's ?1 is ACCOUNT, ?2 FOLDER (unbound, hence NULL,
+ * when FOLDER is NULL). */
+static int count_sql(struct state *st, const char *sql, const char *account,
+		     const char *folder, uint64_t *n_r, char **err_r)
+{
+	sqlite3_stmt *q;
+
+	if (prep(st, sql, &q, err_r) < 0)
+		return -1;
+	sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
+	if (folder != NULL)
+		sqlite3_bind_text(q, 2, folder, -1, SQLITE_STATIC);
+	int r = sqlite3_step(q);
+	if (r == SQLITE_ROW)
+		*n_r = (uint64_t)sqlite3_column_int64(q, 0);
+	else
+		*err_r = db_error(st, "count");
+	sqlite3_finalize(q);
+	return r == SQLITE_ROW ? 0 : -1;
+}
+
+static void rollback(struct state *st)
+{
+	char *ignored = NULL;
+	exec(st, "ROLLBACK", &ignored);
+	free(ignored);
+}
+
+static int save_account_poll(struct state *st, const char *account,
+			     const struct state_poll *p, char **err_r)
+{
+	sqlite3_stmt *q;
+
+	if (prep(st,
+		 "INSERT OR REPLACE INTO account_polls (account, finished, "
+		 "result, error) VALUES (?,?,?,?)",
+		 &q, err_r) < 0)
+		return -1;
+	sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)p->finished);
+	sqlite3_bind_text(q, 3, p->result, -1, SQLITE_STATIC);
+	if (p->error != NULL)
+		sqlite3_bind_text(q, 4, p->error, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(q, 4);
+	int r = sqlite3_step(q);
+	if (r != SQLITE_DONE)
+		*err_r = db_error(st, "poll record");
+	sqlite3_finalize(q);
+	return r == SQLITE_DONE ? 0 : -1;
+}
+
+/* A folder whose size this poll did not learn (-1 here) keeps the size
+ * the last poll stored; a new row stores -1: never listed. */
+static int save_folder_poll(struct state *st, const char *account,
+			    time_t finished, const struct state_folder_poll *f,
+			    char **err_r)
+{
+	sqlite3_stmt *q;
+
+	if (prep(st,
+		 "INSERT INTO folder_polls (account, folder, display, "
+		 "finished, server_msgs, server_bytes, next_due) VALUES "
+		 "(?,?,?,?,?,?,?) ON CONFLICT (account, folder) DO UPDATE "
+		 "SET display = excluded.display, finished = "
+		 "excluded.finished, server_msgs = excluded.server_msgs, "
+		 "server_bytes = CASE WHEN excluded.server_bytes < 0 THEN "
+		 "folder_polls.server_bytes ELSE excluded.server_bytes END, "
+		 "next_due = excluded.next_due",
+		 &q, err_r) < 0)
+		return -1;
+	sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, f->folder, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, f->display, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 4, (sqlite3_int64)finished);
+	sqlite3_bind_int64(q, 5, (sqlite3_int64)f->server_msgs);
+	sqlite3_bind_int64(q, 6, f->server_bytes == STATE_BYTES_UNKNOWN
+				     ? -1
+				     : (sqlite3_int64)f->server_bytes);
+	sqlite3_bind_int64(q, 7, (sqlite3_int64)f->next_due);
+	int r = sqlite3_step(q);
+	if (r != SQLITE_DONE)
+		*err_r = db_error(st, "folder poll record");
+	sqlite3_finalize(q);
+	return r == SQLITE_DONE ? 0 : -1;
+}
+
+int state_poll_save(struct state *st, const char *account,
+		    const struct state_poll *p,
+		    const struct state_folder_poll *f, size_t n, char **err_r)
+{
+	if (exec(st, "BEGIN IMMEDIATE", err_r) < 0)
+		return -1;
+	int r = save_account_poll(st, account, p, err_r);
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = save_folder_poll(st, account, p->finished, &f[i], err_r);
+	if (r < 0) {
+		rollback(st);
+		return -1;
+	}
+	return exec(st, "COMMIT", err_r);
+}
+
+static int status_account(struct state *st, const char *account,
+			  struct state_account_status *s, char **err_r)
+{
+	sqlite3_stmt *q;
+
+	if (prep(st,
+		 "SELECT finished, result, error FROM account_polls WHERE "
+		 "account = ?",
+		 &q, err_r) < 0)
+		return -1;
+	sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
+	int r = sqlite3_step(q);
+	if (r == SQLITE_ROW) {
+		s->polled = true;
+		s->finished = (time_t)sqlite3_column_int64(q, 0);
+		s->result = xstrdup((const char *)sqlite3_column_text(q, 1));
+		if (sqlite3_column_type(q, 2) != SQLITE_NULL)
+			s->error =
+			    xstrdup((const char *)sqlite3_column_text(q, 2));
+	} else if (r != SQLITE_DONE) {
+		*err_r = db_error(st, "poll lookup");
+	}
+	sqlite3_finalize(q);
+	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : -1;
+}
+
+/* Every folder with records or a poll row; an archived copy counts once
+ * however many records point to it. */
+static const char status_folders_sql[] =
+	"WITH names AS (SELECT folder FROM folder_polls WHERE account = ?1"
+	" UNION SELECT folder FROM seen WHERE account = ?1),"
+	" copies AS (SELECT folder, max(archived_size) AS size FROM seen"
+	" WHERE account = ?1 AND origin = '' GROUP BY folder, target,"
+	" location),"
+	" arch AS (SELECT folder, count(*) AS n, sum(size) AS bytes FROM"
+	" copies GROUP BY folder),"
+	" imp AS (SELECT folder, count(*) AS n FROM seen WHERE account = ?1"
+	" AND origin <> '' GROUP BY folder)"
+	" SELECT names.folder, p.display, p.server_msgs, p.server_bytes,"
+	" p.next_due, coalesce(arch.n, 0), coalesce(arch.bytes, 0),"
+	" coalesce(imp.n, 0)"
+	" FROM names LEFT JOIN folder_polls p ON p.account = ?1 AND"
+	" p.folder = names.folder"
+	" LEFT JOIN arch ON arch.folder = names.folder"
+	" LEFT JOIN imp ON imp.folder = names.folder"
+	" ORDER BY names.folder <> '', upper(names.folder) <> 'INBOX',"
+	" names.folder";
+
+static void status_folder_row(sqlite3_stmt *q, struct state_folder_status *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->folder = xstrdup((const char *)sqlite3_column_text(q, 0));
+	f->polled = sqlite3_column_type(q, 1) != SQLITE_NULL;
+	if (f->polled) {
+		f->display = xstrdup((const char *)sqlite3_column_text(q, 1));
+		f->server_msgs = (uint64_t)sqlite3_column_int64(q, 2);
+		sqlite3_int64 b = sqlite3_column_int64(q, 3);
+		f->server_bytes = b < 0 ? STATE_BYTES_UNKNOWN : (uint64_t)b;
+		f->next_due = (time_t)sqlite3_column_int64(q, 4);
+	}
+	f->archived_msgs = (uint64_t)sqlite3_column_int64(q, 5);
+	f->archived_bytes = (uint64_t)sqlite3_column_int64(q, 6);
+	f->imported = (uint64_t)sqlite3_column_int64(q, 7);
+}
+
+int state_status(struct state *st, const char *account,
+		 struct state_account_status *s_r, char **err_r)
+{
+	struct state_account_status s = {0};
+	sqlite3_stmt *q;
+	size_t cap = 0;
+	int r;
+
+	if (status_account(st, account, &s, err_r) < 0 ||
+	    prep(st, status_folders_sql, &q, err_r) < 0) {
+		state_status_free(&s);
+		return -1;
+	}
+	sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
+	while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+		if (s.n_folders == cap) {
+			cap = cap ? 2 * cap : 4;
+			s.folders = xrealloc(s.folders,
+					     cap * sizeof(*s.folders));
+		}
+		status_folder_row(q, &s.folders[s.n_folders++]);
+	}
+	sqlite3_finalize(q);
+	if (r != SQLITE_DONE) {
+		*err_r = db_error(st, "status");
+		state_status_free(&s);
+		return -1;
+	}
+	*s_r = s;
+	return 0;
+}
+
+void state_status_free(struct state_account_status *s)
+{
+	for (size_t i = 0; i < s->n_folders; i++) {
+		free(s->folders[i].folder);
+		free(s->folders[i].display);
+	}
+	free(s->folders);
+	free(s->result);
+	free(s->error);
+	memset(s, 0, sizeof(*s));
+}
+
+int state_forget(struct state *st, const char *account, const char *folder,
+		 uint64_t *n_r, char **err_r)
+{
+	static const char *const tables[] = {"folders", "skipped",
+					     "folder_polls"};
+	uint64_t n = 0;
+
+	if (exec(st, "BEGIN IMMEDIATE", err_r) < 0)
+		return -1;
+	int r = run_account_sql(st,
+				"DELETE FROM seen WHERE account = ?1 AND "
+				"(?2 IS NULL OR folder = ?2)",
+				account, folder, "forget", &n, err_r);
+	for (size_t i = 0; i < sizeof(tables) / sizeof(*tables) && r == 0;
+	     i++) {
+		char *sql = xasprintf("DELETE FROM %s WHERE account = ?1 AND "
+				      "(?2 IS NULL OR folder = ?2)",
+				      tables[i]);
+		r = run_account_sql(st, sql, account, folder, "forget", NULL,
+				    err_r);
+		free(sql);
+	}
+	if (r < 0) {
+		rollback(st);
+		return -1;
+	}
+	if (exec(st, "COMMIT", err_r) < 0)
+		return -1;
+	*n_r = n;
+	return 0;
+}
+
+int state_count_folder(struct state *st, const char *account,
+		       const char *folder, uint64_t *n_r, char **err_r)
+{
+	return count_sql(st,
+			 "SELECT count(*) FROM seen WHERE account = ?1 AND "
+			 "(?2 IS NULL OR folder = ?2)",
+			 account, folder, n_r, err_r);
+}
+
+int state_journal_count(struct state *st, const char *account, uint64_t *n_r,
+			char **err_r)
+{
+	return count_sql(st, "SELECT count(*) FROM journal WHERE account = ?1",
+			 account, NULL, n_r, err_r);
+}

@@ -195,4 +195,80 @@ int state_import_batch(struct state *st, const char *origin,
 		       const struct state_import_item *items, size_t n,
 		       uint64_t *added_r, char **err_r);
 
+/* What one poll of an account found, as `mailhaul status` shows it. */
+struct state_poll {
+	time_t finished;
+	const char *result;     /* "ok", "temporary failure", ... */
+	const char *error;      /* one line; NULL when there was none */
+};
+
+/* What one poll found in one folder. */
+struct state_folder_poll {
+	const char *folder;     /* as the server spells it (state key) */
+	const char *display;    /* UTF-8 */
+	uint64_t server_msgs;   /* left on the server */
+	uint64_t server_bytes;  /* STATE_BYTES_UNKNOWN: keep what the last
+				 * poll found */
+	time_t next_due;        /* earliest expiry there; 0 none */
+};
+
+#define STATE_BYTES_UNKNOWN UINT64_MAX
+
+/* Writes, in one durable transaction, the account row of ACCOUNT's poll
+ * P and the N folder rows F (F may be NULL when N is 0), replacing what
+ * an earlier poll wrote for them; other folders' rows stay.  0, or -1
+ * with *err_r and nothing written. */
+int state_poll_save(struct state *st, const char *account,
+		    const struct state_poll *p,
+		    const struct state_folder_poll *f, size_t n, char **err_r);
+
+/* One folder of an account, from its records and its last poll. */
+struct state_folder_status {
+	char *folder;             /* as stored (the state key) */
+	char *display;            /* from the last poll; NULL when the folder
+				   * is known from records only */
+	uint64_t archived_msgs;   /* archived copies mailhaul made */
+	uint64_t archived_bytes;  /* their archived_size, summed */
+	uint64_t imported;        /* records imported from other tools */
+	bool polled;              /* the server_ and next_due fields are set */
+	uint64_t server_msgs;
+	uint64_t server_bytes;    /* STATE_BYTES_UNKNOWN: never listed */
+	time_t next_due;          /* 0: none */
+};
+
+struct state_account_status {
+	bool polled;              /* has a poll been saved? */
+	time_t finished;
+	char *result;
+	char *error;              /* NULL: none */
+	struct state_folder_status *folders;
+	size_t n_folders;
+};
+
+/* Reads what the state knows of ACCOUNT into *s_r (free with
+ * state_status_free): the last poll, and every folder that has records
+ * or a poll row, "" first, then INBOX, then by stored name.  An archived
+ * copy that several records point to (re-keyed after a UIDVALIDITY
+ * change) counts once.  0, or -1 with *err_r. */
+int state_status(struct state *st, const char *account,
+		 struct state_account_status *s_r, char **err_r);
+void state_status_free(struct state_account_status *s);
+
+/* Deletes, in one durable transaction, the seen records of ACCOUNT (of
+ * its FOLDER only, unless FOLDER is NULL) with the folders, skipped and
+ * folder_polls rows that go with them; *n_r is the number of seen
+ * records deleted.  The account_polls row and the expiry clock stay.  0,
+ * or -1 with *err_r and nothing deleted. */
+int state_forget(struct state *st, const char *account, const char *folder,
+		 uint64_t *n_r, char **err_r);
+
+/* Counts the seen records of ACCOUNT/FOLDER (FOLDER NULL: all).  0, or
+ * -1 with *err_r. */
+int state_count_folder(struct state *st, const char *account,
+		       const char *folder, uint64_t *n_r, char **err_r);
+
+/* Counts ACCOUNT's delivery journal entries.  0, or -1 with *err_r. */
+int state_journal_count(struct state *st, const char *account, uint64_t *n_r,
+			char **err_r);
+
 #endif

@@ -391,6 +391,205 @@ static void test_upgrade(void)
 	free(old);
 }
 
+/* Inserts a record imported from another tool, as `mailhaul import`
+ * does, through a connection of its own. */
+static int insert_imported(const char *account, const char *folder,
+			   const char *uid)
+{
+	sqlite3 *db = NULL;
+	char *sql = sqlite3_mprintf(
+	    "INSERT INTO seen (account, folder, uidvalidity, uid, size, "
+	    "archived_size, hash, header_hash, target, location, "
+	    "first_archived, origin) VALUES (%Q, %Q, 0, %Q, 0, 0, '', '', "
+	    "'', '', 5, 'fetchmail')",
+	    account, folder, uid);
+	int r = sqlite3_open(path, &db) == SQLITE_OK &&
+			sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK
+		    ? 0
+		    : -1;
+	sqlite3_free(sql);
+	sqlite3_close(db);
+	return r;
+}
+
+static struct state_record prec(const char *folder, uint64_t uidvalidity,
+				const char *uid, const char *location,
+				uint64_t archived_size)
+{
+	struct state_record r = rec(folder, uidvalidity, uid, "cc", location);
+	r.key.account = "p";
+	r.archived_size = archived_size;
+	return r;
+}
+
+static const struct state_folder_status *
+find_status(const struct state_account_status *s, const char *folder)
+{
+	for (size_t i = 0; i < s->n_folders; i++)
+		if (strcmp(s->folders[i].folder, folder) == 0)
+			return &s->folders[i];
+	return NULL;
+}
+
+/* What status reads: records (a copy re-keyed after a UIDVALIDITY change
+ * counted once, imported ones apart) and the poll rows. */
+static void test_status_read(struct state *st)
+{
+	struct state_record r[4] = {
+	    prec("INBOX", 7, "1", "new/1", 100),
+	    prec("INBOX", 7, "2", "new/2", 50),
+	    prec("INBOX", 9, "5", "new/1", 100), /* re-keyed new/1 */
+	    prec("&AMQ-rger", 3, "1", "new/3", 7),
+	};
+	struct state_account_status s;
+	const struct state_folder_status *f;
+	char *err = NULL;
+
+	tap_ok(state_status(st, "p", &s, &err) == 0 && !s.polled &&
+		   s.n_folders == 0 && s.result == NULL,
+	       "status: an account without records or polls: never polled");
+	state_status_free(&s);
+	tap_ok(state_record_batch(st, r, 4, &err) == 0 &&
+		   insert_imported("p", "INBOX", "u1") == 0 &&
+		   insert_imported("p", "INBOX", "u2") == 0 &&
+		   insert_imported("p", "Old", "u3") == 0,
+	       "status: records and imported records written");
+	if (!tap_ok(state_status(st, "p", &s, &err) == 0 && !s.polled &&
+			s.n_folders == 3,
+		    "status: three folders known from records")) {
+		printf("# %s\n", err != NULL ? err : "");
+		return;
+	}
+	tap_str(s.folders[0].folder, "INBOX", "status: INBOX first");
+	f = find_status(&s, "INBOX");
+	tap_ok(f != NULL && f->archived_msgs == 2 && f->archived_bytes == 150 &&
+		   f->imported == 2 && !f->polled && f->display == NULL,
+	       "status: a re-keyed copy counts once; imported apart");
+	f = find_status(&s, "&AMQ-rger");
+	tap_ok(f != NULL && f->archived_msgs == 1 && f->archived_bytes == 7 &&
+		   f->imported == 0,
+	       "status: a second folder");
+	f = find_status(&s, "Old");
+	tap_ok(f != NULL && f->archived_msgs == 0 && f->imported == 1,
+	       "status: a folder with imported records only");
+	state_status_free(&s);
+	free(err);
+}
+
+static void test_poll_save(struct state *st)
+{
+	struct state_poll p = {.finished = 2000, .result = "ok"};
+	struct state_folder_poll fp[2] = {
+	    {.folder = "INBOX", .display = "INBOX", .server_msgs = 4,
+	     .server_bytes = 400, .next_due = 0},
+	    {.folder = "&AMQ-rger", .display = "\xc3\x84rger",
+	     .server_msgs = 1, .server_bytes = STATE_BYTES_UNKNOWN,
+	     .next_due = 5000},
+	};
+	struct state_account_status s;
+	const struct state_folder_status *f;
+	char *err = NULL;
+
+	tap_ok(state_poll_save(st, "p", &p, fp, 2, &err) == 0,
+	       "poll save: account and two folders");
+	tap_ok(state_status(st, "p", &s, &err) == 0 && s.polled &&
+		   s.finished == 2000 && strcmp(s.result, "ok") == 0 &&
+		   s.error == NULL,
+	       "poll save: the account row reads back");
+	f = find_status(&s, "INBOX");
+	tap_ok(f != NULL && f->polled && f->server_msgs == 4 &&
+		   f->server_bytes == 400 && f->next_due == 0 &&
+		   strcmp(f->display, "INBOX") == 0,
+	       "poll save: a folder row reads back");
+	f = find_status(&s, "&AMQ-rger");
+	tap_ok(f != NULL && f->polled && f->server_msgs == 1 &&
+		   f->server_bytes == STATE_BYTES_UNKNOWN &&
+		   f->next_due == 5000 &&
+		   strcmp(f->display, "\xc3\x84rger") == 0,
+	       "poll save: bytes never listed stay unknown");
+	state_status_free(&s);
+
+	/* A failed poll; then one that did not list INBOX's sizes. */
+	p = (struct state_poll){.finished = 3000, .result = "login refused",
+				.error = "login failed: no"};
+	fp[0].server_msgs = 3;
+	fp[0].server_bytes = STATE_BYTES_UNKNOWN;
+	fp[1].server_bytes = 70;
+	tap_ok(state_poll_save(st, "p", &p, NULL, 0, &err) == 0 &&
+		   state_status(st, "p", &s, &err) == 0 &&
+		   s.finished == 3000 &&
+		   strcmp(s.result, "login refused") == 0 &&
+		   s.error != NULL &&
+		   strcmp(s.error, "login failed: no") == 0 &&
+		   (f = find_status(&s, "INBOX")) != NULL &&
+		   f->server_msgs == 4,
+	       "poll save: a failed poll updates the account row only");
+	state_status_free(&s);
+	p = (struct state_poll){.finished = 4000, .result = "ok"};
+	tap_ok(state_poll_save(st, "p", &p, fp, 2, &err) == 0 &&
+		   state_status(st, "p", &s, &err) == 0 && s.error == NULL &&
+		   (f = find_status(&s, "INBOX")) != NULL &&
+		   f->server_msgs == 3 && f->server_bytes == 400,
+	       "poll save: unknown bytes keep the last poll's");
+	f = find_status(&s, "&AMQ-rger");
+	tap_ok(f != NULL && f->server_bytes == 70, "poll save: bytes learnt");
+	state_status_free(&s);
+	free(err);
+}
+
+static void test_forget(struct state *st)
+{
+	struct state_folder f = {.uidvalidity = 7, .uidnext = 3};
+	struct state_account_status s;
+	struct state_intent in = {.rec = prec("INBOX", 7, "9", "new/9", 1)};
+	uint64_t n = 99, others = 0;
+	char *err = NULL;
+
+	tap_ok(state_count_folder(st, "a", NULL, &others, &err) == 0 &&
+		   others > 0,
+	       "forget: account a has records");
+	tap_ok(state_count_folder(st, "p", NULL, &n, &err) == 0 && n == 7,
+	       "forget: seven records of account p");
+	tap_ok(state_count_folder(st, "p", "INBOX", &n, &err) == 0 && n == 5,
+	       "forget: five of them in INBOX");
+	tap_ok(state_journal_count(st, "p", &n, &err) == 0 && n == 0,
+	       "forget: no journal entry");
+	tap_ok(state_intend_batch(st, &in, 1, &err) == 0 &&
+		   state_journal_count(st, "p", &n, &err) == 0 && n == 1,
+	       "forget: one journal entry counted");
+	tap_ok(state_unintend_batch(st, &in.rec.key, 1, &err) == 0,
+	       "forget: journal entry dropped");
+	tap_ok(state_folder_put(st, "p", "INBOX", &f, &err) == 0 &&
+		   state_folder_put(st, "p", "&AMQ-rger", &f, &err) == 0,
+	       "forget: folder rows written");
+	tap_ok(state_forget(st, "p", "INBOX", &n, &err) == 0 && n == 5,
+	       "forget: one folder's five records");
+	bool found = true;
+	tap_ok(state_status(st, "p", &s, &err) == 0 && s.polled &&
+		   s.n_folders == 2 && find_status(&s, "INBOX") == NULL &&
+		   find_status(&s, "&AMQ-rger")->archived_msgs == 1 &&
+		   state_folder_get(st, "p", "INBOX", &f, &found, &err) == 0 &&
+		   !found &&
+		   state_folder_get(st, "p", "&AMQ-rger", &f, &found, &err) ==
+		       0 &&
+		   found,
+	       "forget: the folder's records, poll and folder rows went, "
+	       "the others stay");
+	state_status_free(&s);
+	tap_ok(state_count_folder(st, "a", NULL, &n, &err) == 0 && n == others,
+	       "forget: other accounts keep their records");
+	tap_ok(state_forget(st, "p", NULL, &n, &err) == 0 && n == 2 &&
+		   state_count_folder(st, "p", NULL, &n, &err) == 0 && n == 0,
+	       "forget: the whole account");
+	tap_ok(state_status(st, "p", &s, &err) == 0 && s.polled &&
+		   s.n_folders == 0 && s.finished == 4000,
+	       "forget: the account's last poll stays, its folders go");
+	state_status_free(&s);
+	tap_ok(state_forget(st, "p", "Nope", &n, &err) == 0 && n == 0,
+	       "forget: an unknown folder deletes nothing");
+	free(err);
+}
+
 int main(void)
 {
 	struct state *st = NULL;
@@ -410,6 +609,9 @@ int main(void)
 	test_rekey(st);
 	test_deleting(st);
 	test_journal(&st);
+	test_status_read(st);
+	test_poll_save(st);
+	test_forget(st);
 	state_close(&st);
 	tap_ok(state_open(path, &st, &err) == 0, "open it again");
 	state_close(&st);
