@@ -5,7 +5,8 @@
 # also after the clock is set back; a message whose archived copy was
 # removed is archived again, not deleted; max_server_size deletes the
 # oldest archived first and only archived ones; skip_larger_than and
-# fetch_limit; --dry-run prints the plan and changes nothing.
+# fetch_limit; --dry-run prints the plan and changes nothing; imported
+# records never authorise a deletion; a lost state is noticed.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 mh_require_binary
@@ -208,5 +209,52 @@ mh_run
 t_eq "$(in_archive "$md3")" "l1 l2 l3 l4 l5 l6" "next poll: three more"
 mh_run
 t_eq "$(in_archive "$md3")" "l1 l2 l3 l4 l5 l6 l7" "then the last one"
+
+# ------------------------------------------------------------ imported records
+# Records imported from fetchmail stop re-downloads but never authorise a
+# deletion, even with keep = no.
+find "$MAILDIR_SRV/cur" "$MAILDIR_SRV/new" -type f -delete
+for i in 1 2 3 4 5; do mkmsg "$T/seed-I" "i$i"; done
+dc_seed "$T"/seed-I/*
+uidls=$("$MH_PYTHON" - "$POP3_PORT" "$MAIL_USER" "$MAIL_PASS" <<'EOF'
+import poplib, sys
+p = poplib.POP3("127.0.0.1", int(sys.argv[1]))
+p.user(sys.argv[2]); p.pass_(sys.argv[3])
+for line in p.uidl()[1][:2]:
+    print(line.split()[1].decode())
+p.quit()
+EOF
+)
+for u in $uidls; do echo "$MAIL_USER@127.0.0.1 $u"; done >"$T/fetchids"
+md4=$T/Maildir4
+mh_config imp "${plain[@]}" deliver="maildir:$md4" state_file="$T/state4.db" keep=no
+mh_run import --from fetchmail -a imp "$T/fetchids"
+t_rc 0 "import of 2 fetchmail records exits 0"
+mh_run --dry-run
+t_eq "$(grep -c ': protected$' <<<"$OUT")" 2 "dry run: the 2 imported messages are protected"
+mh_run
+t_rc 0 "keep = no poll after the import exits 0"
+t_eq "$(on_server)" "i1 i2" "the 2 imported messages stay on the server"
+t_eq "$(in_archive "$md4")" "i3 i4 i5" "the 3 others are archived (and deleted)"
+
+# ------------------------------------------------------------ state lost
+# The state of an account whose archive holds mail is gone: more than a
+# handful to fetch is refused with exit 78; --force archives anyway.
+find "$MAILDIR_SRV/cur" "$MAILDIR_SRV/new" -type f -delete
+for i in 1 2 3 4 5 6 7 8; do mkmsg "$T/seed-S" "s$i"; done
+dc_seed "$T"/seed-S/*
+md5=$T/Maildir5
+mh_config lost "${plain[@]}" deliver="maildir:$md5" state_file="$T/state5.db"
+mh_run
+t_rc 0 "state lost: the first poll archives 8"
+rm -f "$T"/state5.db*
+mh_run
+t_rc 78 "state lost: the next poll refuses with 78"
+t_match "$ERR" "^mailhaul: lost: maildir:$(re_escape "$md5") already holds mail but the state has no record of this account, so 8 messages may be archived twice; run \"mailhaul reindex -a lost\" to record what is there, or poll once with --force to archive them anyway$" \
+    "state lost: one line naming both ways out"
+t_eq "$(in_archive "$md5")" "s1 s2 s3 s4 s5 s6 s7 s8" "state lost: nothing archived twice"
+mh_run --force
+t_rc 0 "state lost: --force archives anyway"
+t_eq "$(in_archive "$md5" | wc -w)" 16 "state lost: --force archived all 8 again"
 
 t_done
