@@ -11,6 +11,7 @@
 #include "conf.h"
 #include "log.h"
 #include "cli.h"
+#include "reindex.h"
 #include "run.h"
 #include "util.h"
 
@@ -19,10 +20,13 @@ static const struct command {
 	const char *name;
 	cli_command_fn *fn;
 } commands[] = {
+	{"reindex", reindex_command},
 	{NULL, NULL},
 };
 
-#define COMMANDS_USAGE ""
+#define COMMANDS_USAGE \
+	"  reindex -a NAME     record what the archive holds already (after\n" \
+	"                      the state was lost); fetches headers only\n"
 
 static const struct command *find_command(const char *name)
 {
