@@ -182,6 +182,7 @@ struct copy {
 	bool ends_nl;
 	bool used;                  /* a record points to it */
 	char hash[65];              /* of all its bytes */
+	char hash_trim[65];         /* of all but a final '\n' ("": none) */
 	char header_hash[65];       /* as the session computes it */
 	char *msgid;                /* NULL: none */
 	/* where its header less K prepended fields starts, and the line
@@ -214,6 +215,9 @@ struct scan_run {
 	struct hcut srv, sess;
 	struct util_str hdr;        /* the server's view of the header */
 	bool hdr_cut;               /* longer than REINDEX_HEADER_MAX */
+	EVP_MD_CTX *trim;
+	char held;                  /* the last byte, not hashed yet */
+	bool holding;
 };
 
 static void add_key(struct archive *ar, const unsigned char md[32], size_t c,
@@ -246,6 +250,7 @@ static int scan_begin(void *ctx, const char *location)
 	hcut_start(&sr->sess, false);
 	sr->hdr.len = 0;
 	sr->hdr_cut = false;
+	sr->holding = false;
 	return 0;
 }
 
@@ -257,7 +262,12 @@ static int scan_data(void *ctx, const void *buf, size_t len)
 
 	if (len == 0)
 		return 0;
-	EVP_DigestUpdate(sr->all, p, len);
+	/* The last byte waits, for the hash without a final newline. */
+	if (sr->holding)
+		EVP_DigestUpdate(sr->all, &sr->held, 1);
+	EVP_DigestUpdate(sr->all, p, len - 1);
+	sr->held = p[len - 1];
+	sr->holding = true;
 	c->size += len;
 	for (const char *q = p; (q = memchr(q, '\n', len - (size_t)(q - p)));
 	     q++)
@@ -281,6 +291,14 @@ static void suffix_keys(struct scan_run *sr, struct copy *c, size_t ci)
 	size_t n = reindex_field_starts(sr->hdr.p, sr->hdr.len, starts,
 					REINDEX_PREPENDED_MAX + 1);
 	uint64_t lf = 0;
+
+	/* The empty line is a boundary too: fields put in front of a
+	 * message whose header section is empty. */
+	if (n > 0 && n <= REINDEX_PREPENDED_MAX) {
+		size_t e = field_end(sr->hdr.p, sr->hdr.len, starts[n - 1]);
+		if (e < sr->hdr.len && sr->hdr.p[e] == '\n')
+			starts[n++] = e;
+	}
 	unsigned char md[32];
 
 	for (size_t k = 1; k < n; k++) {
@@ -304,6 +322,12 @@ static int scan_end(void *ctx)
 	struct copy *c = &sr->ar->copies[ci];
 	unsigned char md[32];
 
+	if (sr->holding && sr->held == '\n') {
+		EVP_MD_CTX_copy_ex(sr->trim, sr->all);
+		md_hex(sr->trim, c->hash_trim);
+	}
+	if (sr->holding)
+		EVP_DigestUpdate(sr->all, &sr->held, 1);
 	md_hex(sr->all, c->hash);
 	md_hex(sr->sess.md, c->header_hash);
 	md_final(sr->srv.md, md);
@@ -421,6 +445,7 @@ static int archive_scan(const struct conf_account *acct,
 {
 	struct scan_run sr = {.ar = ar,
 			      .all = EVP_MD_CTX_new(),
+			      .trim = EVP_MD_CTX_new(),
 			      .srv = {.md = EVP_MD_CTX_new()},
 			      .sess = {.md = EVP_MD_CTX_new()}};
 	static const struct sink_scan_cb cb = {
@@ -429,6 +454,7 @@ static int archive_scan(const struct conf_account *acct,
 	util_str_add(&sr.hdr, "", 0);
 	int r = ops->scan(acct, ar->path, &cb, &sr, err_r);
 	EVP_MD_CTX_free(sr.all);
+	EVP_MD_CTX_free(sr.trim);
 	EVP_MD_CTX_free(sr.srv.md);
 	EVP_MD_CTX_free(sr.sess.md);
 	free(sr.hdr.p);
@@ -585,6 +611,10 @@ struct cand {
 	bool imported;              /* an imported record stands for it */
 	bool got;                   /* its header section came whole */
 	unsigned char md[32];       /* its hash, as the archive's srv key */
+	unsigned char md_nl[32];    /* the same with a '\n' added */
+	bool has_nl;                /* the section is the whole message,
+				     * with no final newline: an mbox
+				     * holds it with one */
 	char *msgid;
 };
 
@@ -626,6 +656,14 @@ static int hdr_end(void *ctx, size_t i)
 	struct cand *c = &h->c[h->cur];
 
 	(void)i;
+	c->has_nl = h->cut.in && h->cut.n > 0 && h->cut.last != '\n';
+	if (c->has_nl) {
+		EVP_MD_CTX *nl = EVP_MD_CTX_new();
+		EVP_MD_CTX_copy_ex(nl, h->cut.md);
+		EVP_DigestUpdate(nl, "\n", 1);
+		md_final(nl, c->md_nl);
+		EVP_MD_CTX_free(nl);
+	}
 	md_final(h->cut.md, c->md);
 	free(c->msgid);
 	reindex_message_id(h->buf.p, h->buf.len, &c->msgid);
@@ -676,19 +714,20 @@ static int fetch_headers(struct rx *r, const struct source_listing *l,
 /* The first copy not yet claimed whose header section (less what a tool
  * put in front) is the server's, with the same Message-ID when both have
  * one, and a size the server's listing allows.  Sets *k_r. */
-static struct copy *match(struct archive *ar, const struct source_msg *m,
-			  const struct cand *c, unsigned *k_r)
+static struct copy *match_md(struct archive *ar, const struct source_msg *m,
+			     const struct cand *c, const unsigned char *md,
+			     unsigned *k_r)
 {
 	size_t lo = 0, hi = ar->n_keys;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (memcmp(ar->keys[mid].md, c->md, 32) < 0)
+		if (memcmp(ar->keys[mid].md, md, 32) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	for (; lo < ar->n_keys && memcmp(ar->keys[lo].md, c->md, 32) == 0;
+	for (; lo < ar->n_keys && memcmp(ar->keys[lo].md, md, 32) == 0;
 	     lo++) {
 		const struct hkey *k = &ar->keys[lo];
 		struct copy *cp = &ar->copies[k->copy];
@@ -706,6 +745,35 @@ static struct copy *match(struct archive *ar, const struct source_msg *m,
 	return NULL;
 }
 
+/* Sets *alt_r when the match needed the newline an mbox added to a
+ * message that is all header. */
+static struct copy *match(struct archive *ar, const struct source_msg *m,
+			  const struct cand *c, unsigned *k_r, bool *alt_r)
+{
+	struct copy *cp = match_md(ar, m, c, c->md, k_r);
+
+	*alt_r = false;
+	if (cp == NULL && c->has_nl) {
+		cp = match_md(ar, m, c, c->md_nl, k_r);
+		*alt_r = cp != NULL && cp->hash_trim[0] != '\0';
+		if (!*alt_r)
+			cp = NULL;
+	}
+	return cp;
+}
+
+/* Does the copy hold, with a final newline an mbox added, a message the
+ * server has without one?  IMAP sends a message as it is, so its listed
+ * size tells; POP3 always ends a message with a line end, which a poll
+ * archives. */
+static bool newline_added(const struct conf_account *a,
+			  const struct source_msg *m, const struct copy *cp,
+			  unsigned k)
+{
+	return a->protocol == CONF_PROTOCOL_IMAP && k == 0 &&
+	       cp->hash_trim[0] != '\0' && m->size == cp->size + cp->lf - 2;
+}
+
 /* Matches the candidates against the archive AR and records the found
  * ones.  Returns 0, or -1 (the failure is the run's). */
 static int record_found(struct rx *r, const struct source_folder *fo,
@@ -721,7 +789,9 @@ static int record_found(struct rx *r, const struct source_folder *fo,
 	for (size_t j = 0; j < n; j++) {
 		const struct source_msg *m = &l->msgs[c[j].idx];
 		unsigned k = 0;
-		struct copy *cp = c[j].got ? match(ar, m, &c[j], &k) : NULL;
+		bool alt = false;
+		struct copy *cp =
+		    c[j].got ? match(ar, m, &c[j], &k, &alt) : NULL;
 		if (cp == NULL) {
 			imported_kept += c[j].imported;
 			continue;
@@ -735,9 +805,15 @@ static int record_found(struct rx *r, const struct source_folder *fo,
 					      .size = m->size};
 		rec->archived_size = cp->size;
 		memcpy(rec->hash, cp->hash, sizeof(rec->hash));
+		/* As a poll records it: verify accepts the copy with or
+		 * without the newline an mbox added. */
+		if (alt || newline_added(r->acct, m, cp, k)) {
+			rec->archived_size--;
+			memcpy(rec->hash, cp->hash_trim, sizeof(rec->hash));
+		}
 		/* The fingerprint of the server's message, as a poll would
 		 * have recorded it. */
-		if (k == 0)
+		if (k == 0 && !alt)
 			memcpy(rec->header_hash, cp->header_hash,
 			       sizeof(rec->header_hash));
 		else
