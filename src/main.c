@@ -13,6 +13,7 @@
 #include "forget.h"
 #include "log.h"
 #include "cli.h"
+#include "reindex.h"
 #include "run.h"
 #include "status.h"
 #include "util.h"
@@ -25,6 +26,7 @@ static const struct command {
 	{"import", import_run},
 	{"status", status_command},
 	{"forget", forget_command},
+	{"reindex", reindex_command},
 	{NULL, NULL},
 };
 
@@ -36,7 +38,8 @@ static const struct command {
 	"  forget -a NAME [--folder F] [--yes]\n" \
 	"                      drop seen records: the next poll archives\n" \
 	"                      those messages again\n" \
-	""
+	"  reindex -a NAME     record what the archive holds already (after\n" \
+	"                      the state was lost); fetches headers only\n"
 
 static const struct command *find_command(const char *name)
 {

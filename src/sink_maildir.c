@@ -683,6 +683,168 @@ static int maildir_recover(const struct conf_account *acct, const char *path,
 	return ret;
 }
 
+/* ---- scan and verify ---------------------------------------------- */
+
+#define READ_CHUNK (64 * 1024)
+
+static int maildir_name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void maildir_names_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* Lists the entries of SUB that may be messages (no dot files), sorted
+ * by name into *NAMES_R (caller frees with maildir_names_free).  A
+ * missing SUB has none.  Returns 0, or -1 with errno. */
+static int maildir_list(int dirfd, const char *sub, char ***names_r,
+			size_t *n_r)
+{
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *e;
+
+	*names_r = NULL;
+	*n_r = 0;
+	DIR *d = maildir_opendir(dirfd, sub);
+	if (d == NULL)
+		return errno == ENOENT ? 0 : -1;
+	errno = 0;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			names = xrealloc(names, cap * sizeof(*names));
+		}
+		names[n++] = xstrdup(e->d_name);
+		errno = 0;
+	}
+	int e_read = errno;
+	closedir(d);
+	if (e_read != 0) {
+		maildir_names_free(names, n);
+		errno = e_read;
+		return -1;
+	}
+	if (n > 0)
+		qsort(names, n, sizeof(*names), maildir_name_cmp);
+	*names_r = names;
+	*n_r = n;
+	return 0;
+}
+
+/* Opens the message file WHERE (relative to DIRFD) for reading.  Returns
+ * the fd; -2 when it is no message (gone meanwhile, a symlink, not a
+ * regular file); -1 with errno when it cannot be read. */
+static int maildir_open_msg(int dirfd, const char *where, struct stat *st)
+{
+	int fd = openat(dirfd, where, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno == ENOENT || errno == ELOOP ? -2 : -1;
+	if (fstat(fd, st) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return -2;
+	}
+	return fd;
+}
+
+/* Streams the message file FD through CB as the message at LOC, reading
+ * with BUF (READ_CHUNK bytes).  Returns 0, a callback's non-zero value,
+ * or -1 with *err_r when a read failed. */
+static int maildir_stream(int fd, const char *path, const char *loc,
+			  unsigned char *buf, const struct sink_scan_cb *cb,
+			  void *ctx, char **err_r)
+{
+	int r = cb->begin(ctx, loc);
+
+	while (r == 0) {
+		ssize_t n = read(fd, buf, READ_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			*err_r = xasprintf("maildir %s: %s: %s", path, loc,
+					   strerror(errno));
+			return -1;
+		}
+		if (n == 0)
+			return cb->end(ctx);
+		r = cb->data(ctx, buf, (size_t)n);
+	}
+	return r;
+}
+
+/* Streams the messages of SUB, by name.  Returns 0, a callback's value,
+ * or -1 with *err_r. */
+static int maildir_scan_sub(int dirfd, const char *path, const char *sub,
+			    unsigned char *buf, const struct sink_scan_cb *cb,
+			    void *ctx, char **err_r)
+{
+	char **names;
+	size_t n;
+	int r = 0;
+	struct stat st;
+
+	if (maildir_list(dirfd, sub, &names, &n) < 0) {
+		*err_r = xasprintf("maildir %s: %s/: %s", path, sub,
+				   strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < n && r == 0; i++) {
+		char *loc = xasprintf("%s/%s", sub, names[i]);
+		/* A file a reader moved meanwhile (new/ to cur/) shows up
+		 * under its new name, or was deleted: skipped here. */
+		int fd = maildir_open_msg(dirfd, loc, &st);
+		if (fd >= 0) {
+			r = maildir_stream(fd, path, loc, buf, cb, ctx, err_r);
+			close(fd);
+		} else if (fd == -1) {
+			*err_r = xasprintf("maildir %s: %s: %s", path, loc,
+					   strerror(errno));
+			r = -1;
+		}
+		free(loc);
+	}
+	maildir_names_free(names, n);
+	return r;
+}
+
+static int maildir_scan(const struct conf_account *acct, const char *path,
+			const struct sink_scan_cb *cb, void *ctx, char **err_r)
+{
+	static const char *const subs[] = {"new", "cur"};
+	int r = 0;
+
+	(void)acct;
+	int dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0 && errno == ENOENT)
+		return 0;
+	if (dirfd < 0) {
+		*err_r =
+		    xasprintf("maildir %s: open: %s", path, strerror(errno));
+		return -1;
+	}
+	unsigned char *buf = xmalloc(READ_CHUNK);
+	for (size_t i = 0; i < 2 && r == 0; i++)
+		r = maildir_scan_sub(dirfd, path, subs[i], buf, cb, ctx,
+				     err_r);
+	free(buf);
+	close(dirfd);
+	return r;
+}
+
 const struct sink_ops sink_maildir_ops = {
     .name = "maildir",
     .open = maildir_open,
@@ -695,4 +857,5 @@ const struct sink_ops sink_maildir_ops = {
     .rollback = maildir_rollback,
     .close = maildir_close,
     .recover = maildir_recover,
+    .scan = maildir_scan,
 };

@@ -1184,6 +1184,226 @@ out:
 	return ret;
 }
 
+/* ---- reading: scan and verify ------------------------------------------- */
+
+/* Reading inverts what the sink writes: a message starts at a line
+ * beginning "From " at the file's start or after a blank line (which
+ * also reads mboxes of other tools, mboxo or mboxrd), its From_ line is
+ * dropped, the blank line before the next From_ line (or the file's end)
+ * is the separator, and one '>' is taken off each ">From " line.  A
+ * message that did not end in a newline reads back with the one the
+ * sink added: verify accepts either. */
+
+#define READ_BUF (64 * 1024)
+
+struct mbox_reader {
+	int fd;
+	const char *path;
+	unsigned char *buf; /* READ_BUF bytes */
+	size_t pos, len;    /* unread: buf[pos..len) */
+	uint64_t next;      /* file offset of buf[len] */
+	bool eof;
+	/* the parse */
+	const struct sink_scan_cb *cb;
+	void *ctx;
+	int cb_ret;      /* a callback's non-zero value */
+	bool in_msg;     /* inside a message's lines */
+	bool prev_blank; /* the line before was empty (or none) */
+	bool held_nl;    /* a blank line held back: the separator if a
+			  * From_ line follows */
+	struct sink_mbox_quoter q;
+};
+
+/* Offset in the file of the next unread byte. */
+static uint64_t reader_off(const struct mbox_reader *r)
+{
+	return r->next - (r->len - r->pos);
+}
+
+/* Makes at least N (at most READ_BUF) bytes readable unless the file
+ * ends first.  Returns how many are, or -1 with errno. */
+static ssize_t reader_fill(struct mbox_reader *r, size_t n)
+{
+	if (r->len - r->pos < n && !r->eof) {
+		memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+		r->len -= r->pos;
+		r->pos = 0;
+	}
+	while (r->len - r->pos < n && !r->eof) {
+		ssize_t k = pread(r->fd, r->buf + r->len, READ_BUF - r->len,
+				  (off_t)r->next);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -1;
+		r->eof = k == 0;
+		r->len += (size_t)k;
+		r->next += (uint64_t)k;
+	}
+	return (ssize_t)(r->len - r->pos);
+}
+
+/* Output callback of the unquoter: hands the bytes to the scan's data
+ * callback, keeping its value. */
+static int reader_put(void *ctx, const void *buf, size_t len)
+{
+	struct mbox_reader *r = ctx;
+
+	r->cb_ret = r->cb->data(r->ctx, buf, len);
+	return r->cb_ret != 0 ? -1 : 0;
+}
+
+/* Passes the rest of the current line (its '\n' included) to the
+ * message when EMIT, else skips it.  Returns 0, 1 when a callback
+ * stopped the parse, or -1 with errno. */
+static int reader_line(struct mbox_reader *r, bool emit)
+{
+	for (;;) {
+		ssize_t avail = reader_fill(r, 1);
+		if (avail <= 0)
+			return (int)avail;
+		unsigned char *p = r->buf + r->pos;
+		unsigned char *nl = memchr(p, '\n', (size_t)avail);
+		size_t k = nl != NULL ? (size_t)(nl - p) + 1 : (size_t)avail;
+		r->pos += k;
+		if (emit && sink_mbox_quoter_feed(&r->q, p, k, reader_put, r) < 0)
+			return 1;
+		if (nl != NULL)
+			return 0;
+	}
+}
+
+/* Ends the message being read; its held-back blank line is the
+ * separator.  Returns 0, or 1 when a callback stopped the parse. */
+static int reader_end_msg(struct mbox_reader *r)
+{
+	r->in_msg = false;
+	r->held_nl = false;
+	if (sink_mbox_quoter_finish(&r->q, reader_put, r) < 0)
+		return 1;
+	r->cb_ret = r->cb->end(r->ctx);
+	return r->cb_ret != 0;
+}
+
+/* Starts the message whose From_ line is next, and skips that line.
+ * Returns 0, 1 when a callback stopped the parse, or -1 with errno. */
+static int reader_begin_msg(struct mbox_reader *r)
+{
+	char loc[32];
+
+	if (r->in_msg && reader_end_msg(r) != 0)
+		return 1;
+	snprintf(loc, sizeof(loc), "mbox:%llu",
+		 (unsigned long long)reader_off(r));
+	r->cb_ret = r->cb->begin(r->ctx, loc);
+	if (r->cb_ret != 0)
+		return 1;
+	r->in_msg = true;
+	r->prev_blank = false;
+	sink_mbox_quoter_init(&r->q, true);
+	return reader_line(r, false);
+}
+
+/* Reads one line at the start of a line (there is one).  Returns 0, 1
+ * when a callback stopped the parse, or -1 with errno. */
+static int reader_step(struct mbox_reader *r)
+{
+	ssize_t avail = reader_fill(r, FROM_WORD_LEN);
+
+	if (avail < 0)
+		return -1;
+	const unsigned char *p = r->buf + r->pos;
+	if (r->prev_blank && avail >= FROM_WORD_LEN &&
+	    memcmp(p, from_word, FROM_WORD_LEN) == 0)
+		return reader_begin_msg(r);
+	bool blank = *p == '\n';
+	if (!r->in_msg) { /* before the first message: not mail */
+		r->prev_blank = blank;
+		return reader_line(r, false);
+	}
+	if (r->held_nl) { /* not a separator after all */
+		r->held_nl = false;
+		if (sink_mbox_quoter_feed(&r->q, "\n", 1, reader_put, r) < 0)
+			return 1;
+	}
+	r->prev_blank = blank;
+	if (blank) {
+		r->held_nl = true;
+		r->pos++;
+		return 0;
+	}
+	return reader_line(r, true);
+}
+
+/* Reads the mbox FD (at PATH) from offset FROM, a line's start, to its
+ * end, streaming each message through CB.  Returns 0, a callback's
+ * value, or -1 with *err_r. */
+static int mbox_read(int fd, const char *path, uint64_t from,
+		     const struct sink_scan_cb *cb, void *ctx, char **err_r)
+{
+	struct mbox_reader r = {.fd = fd, .path = path, .next = from,
+				.cb = cb, .ctx = ctx, .prev_blank = true};
+	int ret = 0;
+
+	r.buf = xmalloc(READ_BUF);
+	for (;;) {
+		ssize_t avail = reader_fill(&r, 1);
+		if (avail < 0 || avail == 0)
+			ret = (int)avail;
+		else
+			ret = reader_step(&r);
+		if (ret != 0 || avail == 0)
+			break;
+	}
+	if (ret == 0 && r.in_msg)
+		ret = reader_end_msg(&r);
+	if (ret < 0)
+		*err_r = xasprintf("mbox %s: read: %s", path, strerror(errno));
+	else if (ret > 0)
+		ret = r.cb_ret;
+	free(r.buf);
+	return ret;
+}
+
+/* Opens the mbox at PATH for reading.  Returns the fd, -2 when it is
+ * missing, or -1 with *err_r. */
+static int mbox_open_read(const char *path, char **err_r)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 && errno == ENOENT)
+		return -2;
+	if (fd < 0) {
+		*err_r = xasprintf("mbox %s: open: %s", path, strerror(errno));
+		return -1;
+	}
+	const char *why = NULL;
+	if (fstat(fd, &st) < 0)
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	if (why != NULL) {
+		*err_r = xasprintf("mbox %s: read: %s", path, why);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int mbox_scan(const struct conf_account *acct, const char *path,
+		     const struct sink_scan_cb *cb, void *ctx, char **err_r)
+{
+	(void)acct;
+	int fd = mbox_open_read(path, err_r);
+
+	if (fd < 0)
+		return fd == -2 ? 0 : -1;
+	int r = mbox_read(fd, path, 0, cb, ctx, err_r);
+	close(fd);
+	return r;
+}
+
 const struct sink_ops sink_mbox_ops = {
     .name = "mbox",
     .open = mbox_open,
@@ -1196,4 +1416,5 @@ const struct sink_ops sink_mbox_ops = {
     .rollback = mbox_rollback,
     .close = mbox_close,
     .recover = mbox_recover,
+    .scan = mbox_scan,
 };

@@ -38,7 +38,7 @@ enum imap_cap {
 	CAP_IMAP4REV2 = 64,
 };
 
-/* The state of one UID FETCH of bodies: which message the next body
+/* The state of one UID FETCH of bodies (or of header sections): which message the next body
  * belongs to is predicted from the order of IDX, and checked when the
  * server's FETCH reply (with the UID) ends. */
 struct fetch_run {
@@ -52,6 +52,7 @@ struct fetch_run {
 	struct source_imap_reply reply;
 	struct source_imap_crlf crlf;
 	int fail; /* a callback's failure class */
+	bool headers; /* BODY[HEADER] instead of BODY[] */
 };
 
 /* The listing being collected from FETCH replies. */
@@ -328,6 +329,22 @@ const char *source_imap_verdict(const struct source_msg *m,
 	return NULL;
 }
 
+const char *source_imap_header_verdict(const struct source_msg *m,
+				       const struct source_imap_reply *r)
+{
+	if (r->uid == 0)
+		return "server sent a FETCH reply without UID";
+	if (r->uid != m->index)
+		return "server sent the reply for another message";
+	if (r->stray)
+		return "server sent a body part that was not asked for";
+	if (r->nil && m->size > 0)
+		return "server sent no header (NIL)";
+	if (r->raw_bytes > m->size)
+		return "header longer than the size the server announced";
+	return NULL;
+}
+
 size_t source_imap_find_uid(const struct source_msg *msgs, const size_t *idx,
 			    size_t from, size_t end, uint32_t uid)
 {
@@ -355,15 +372,17 @@ static const char *parse_u32(const char *p, const char *end, uint32_t *v_r)
 
 uint32_t source_imap_peek_uid(const char *buf, size_t len)
 {
-	static const char tail[] = "BODY[] {";
-	const size_t tl = sizeof(tail) - 1;
+	static const char tail[] = "BODY[] {", htail[] = "BODY[HEADER] {";
+	size_t tl = sizeof(tail) - 1, htl = sizeof(htail) - 1;
 	size_t e = len;
 
 	if (e < 3 || memcmp(buf + e - 3, "}\r\n", 3) != 0)
 		return 0;
 	for (e -= 3; e > 0 && buf[e - 1] >= '0' && buf[e - 1] <= '9'; e--)
 		;
-	if (e < tl + 1 || strncasecmp(buf + e - tl, tail, tl) != 0)
+	if (e >= htl + 1 && strncasecmp(buf + e - htl, htail, htl) == 0)
+		tl = htl;
+	else if (e < tl + 1 || strncasecmp(buf + e - tl, tail, tl) != 0)
 		return 0;
 	size_t body = e - tl, start = body;
 	while (start > 0 && !(buf[start] == '*' && buf[start - 1] == '\n'))
@@ -1409,7 +1428,9 @@ static void reply_end(struct source *s, struct fetch_run *fr)
 {
 	size_t i = fr->idx[fr->cur];
 	const struct source_msg *m = &s->listing.msgs[i];
-	const char *why = source_imap_verdict(m, &fr->reply);
+	const char *why = fr->headers
+				  ? source_imap_header_verdict(m, &fr->reply)
+				  : source_imap_verdict(m, &fr->reply);
 	int rc;
 
 	if (why == NULL) {
@@ -1440,6 +1461,24 @@ static bool whole_body(int type, const struct mailimap_msg_att_body_section *b)
 	       b->sec_origin_octet == 0;
 }
 
+/* BODY[HEADER]: the header section of the message itself. */
+static bool header_section(int type,
+			   const struct mailimap_msg_att_body_section *b)
+{
+	const struct mailimap_section_spec *sp;
+
+	if (type != MAILIMAP_MSG_ATT_BODY_SECTION || b == NULL ||
+	    b->sec_section == NULL || b->sec_origin_octet != 0)
+		return false;
+	sp = b->sec_section->sec_spec;
+	return sp != NULL &&
+	       sp->sec_type == MAILIMAP_SECTION_SPEC_SECTION_MSGTEXT &&
+	       sp->sec_data.sec_msgtext != NULL &&
+	       sp->sec_data.sec_msgtext->sec_type ==
+		   MAILIMAP_SECTION_MSGTEXT_HEADER &&
+	       sp->sec_text == NULL;
+}
+
 /* The UID of the reply whose body starts streaming, when the server sent
  * it before the body (libetpan's parse buffer holds the reply so far). */
 static uint32_t peek_uid(const struct source *s)
@@ -1462,7 +1501,8 @@ static bool on_body(int type, struct mailimap_msg_att_body_section *sec,
 		return true; /* not asked for: discarded */
 	if (fr->fail != 0)
 		return false;
-	if (!whole_body(type, sec)) {
+	if (!(fr->headers ? header_section(type, sec)
+			  : whole_body(type, sec))) {
 		fr->reply.stray = true;
 		return true;
 	}
@@ -1507,9 +1547,11 @@ static void on_msg_att(struct mailimap_msg_att *att, void *ctx)
 static int fetch_batch(struct source *s, struct fetch_run *fr, const char *set,
 		       enum util_fail *fail_r, char **err_r)
 {
-	char *cmd = xasprintf("UID FETCH %s (UID RFC822.SIZE INTERNALDATE "
-			      "FLAGS BODY.PEEK[])",
-			      set);
+	char *cmd = fr->headers
+			? xasprintf("UID FETCH %s (UID BODY.PEEK[HEADER])", set)
+			: xasprintf("UID FETCH %s (UID RFC822.SIZE INTERNALDATE "
+				    "FLAGS BODY.PEEK[])",
+				    set);
 	int r = run_cmd(s, cmd, "UID FETCH", fail_r, err_r);
 
 	free(cmd);
@@ -1534,11 +1576,13 @@ static int fetch_batch(struct source *s, struct fetch_run *fr, const char *set,
 	return r == 0 ? 0 : -1;
 }
 
-static int imap_fetch(struct source *s, const size_t *idx, size_t n,
-		      const struct source_fetch_cb *cb, void *ctx,
-		      enum util_fail *fail_r, char **err_r)
+/* Runs the UID FETCH of bodies or HEADERS in batches. */
+static int fetch_batches(struct source *s, const size_t *idx, size_t n,
+			 bool headers, const struct source_fetch_cb *cb,
+			 void *ctx, enum util_fail *fail_r, char **err_r)
 {
-	struct fetch_run fr = {.idx = idx, .cb = cb, .ctx = ctx};
+	struct fetch_run fr = {
+	    .idx = idx, .cb = cb, .ctx = ctx, .headers = headers};
 	char set[SOURCE_IMAP_SET_MAX + 1];
 	int r = 0;
 
@@ -1551,6 +1595,22 @@ static int imap_fetch(struct source *s, const size_t *idx, size_t n,
 	}
 	s->fetch = NULL;
 	return r;
+}
+
+static int imap_fetch(struct source *s, const size_t *idx, size_t n,
+		      const struct source_fetch_cb *cb, void *ctx,
+		      enum util_fail *fail_r, char **err_r)
+{
+	return fetch_batches(s, idx, n, false, cb, ctx, fail_r, err_r);
+}
+
+/* Batches sized by the listed message sizes: a header section is never
+ * bigger, so a batch of headers is never bigger than one of bodies. */
+static int imap_fetch_headers(struct source *s, const size_t *idx, size_t n,
+			      const struct source_fetch_cb *cb, void *ctx,
+			      enum util_fail *fail_r, char **err_r)
+{
+	return fetch_batches(s, idx, n, true, cb, ctx, fail_r, err_r);
 }
 
 /* --- deletion --- */
@@ -1728,6 +1788,7 @@ const struct source_ops source_imap_ops = {
     .select = imap_select,
     .list = imap_list,
     .fetch = imap_fetch,
+    .fetch_headers = imap_fetch_headers,
     .mark_deleted = imap_mark_deleted,
     .expunge = imap_expunge,
     .close = imap_close,

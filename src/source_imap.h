@@ -99,9 +99,14 @@ struct source_imap_reply {
 const char *source_imap_verdict(const struct source_msg *m,
 				const struct source_imap_reply *r);
 
+/* The same for a reply to BODY.PEEK[HEADER]: the header section may be
+ * any size up to the message's. */
+const char *source_imap_header_verdict(const struct source_msg *m,
+				       const struct source_imap_reply *r);
+
 /* Returns the UID a FETCH reply announced before its body literal, from
  * libetpan's parse buffer BUF (the reply so far, ending with
- * "BODY[] {N}" CRLF), or 0 when it cannot tell (UID after the body, or
+ * "BODY[] {N}" or "BODY[HEADER] {N}" CRLF), or 0 when it cannot tell (UID after the body, or
  * anything else). */
 uint32_t source_imap_peek_uid(const char *buf, size_t len);
 

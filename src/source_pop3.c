@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /* POP3 over libetpan: libetpan reads the greeting and does CAPA, STLS and
- * the login; the listing, RETR, DELE and QUIT are ours, because libetpan's
- * LIST parser crashes on hostile input, its RETR holds the whole message in
- * memory, and it has no pipelining. */
+ * the login; the listing, RETR, TOP, DELE and QUIT are ours, because
+ * libetpan's LIST parser crashes on hostile input, its RETR holds the
+ * whole message in memory, and it has no pipelining. */
 #include "config.h"
 
 #include <errno.h>
@@ -729,23 +729,31 @@ cb_failed:
 	return -1;
 }
 
-/* Sends "VERB n" for the listed messages IDX, keeping up to a window of
- * commands in flight, and hands each reply to HANDLE. */
-static int pipeline(struct source *s, const char *verb, const size_t *idx,
-		    size_t n,
-		    int (*handle)(struct source *s, size_t i, void *arg,
-				  enum util_fail *fail_r, char **err_r),
+/* What pipeline does with each reply: HANDLE for +OK; REFUSED, when
+ * given, for -ERR (one message refused: the others go on), else -ERR
+ * ends the pipeline. */
+struct pipe_ops {
+	int (*handle)(struct source *s, size_t i, void *arg,
+		      enum util_fail *fail_r, char **err_r);
+	int (*refused)(struct source *s, size_t i, void *arg,
+		       enum util_fail *fail_r, char **err_r);
+};
+
+/* Sends "VERB n ARGS" for the listed messages IDX, keeping up to a window
+ * of commands in flight, and hands each reply to OPS. */
+static int pipeline(struct source *s, const char *verb, const char *args,
+		    const size_t *idx, size_t n, const struct pipe_ops *ops,
 		    void *arg, enum util_fail *fail_r, char **err_r)
 {
 	size_t window = s->pipelining ? POP3_WINDOW : 1;
 	size_t sent = 0;
-	char cmd[32];
+	char cmd[40];
 
 	for (size_t done = 0; done < n; done++) {
 		bool wrote = false;
 		while (sent < n && sent - done < window) {
-			snprintf(cmd, sizeof(cmd), "%s %u\r\n", verb,
-				 s->listing.msgs[idx[sent]].index);
+			snprintf(cmd, sizeof(cmd), "%s %u%s\r\n", verb,
+				 s->listing.msgs[idx[sent]].index, args);
 			if (send_cmd(s, cmd, false, fail_r, err_r) < 0)
 				return -1;
 			sent++;
@@ -754,6 +762,11 @@ static int pipeline(struct source *s, const char *verb, const size_t *idx,
 		if (wrote && flush_cmds(s, fail_r, err_r) < 0)
 			return -1;
 		int st = read_status(s, fail_r, err_r);
+		if (st > 0 && ops->refused != NULL) {
+			if (ops->refused(s, idx[done], arg, fail_r, err_r) < 0)
+				return -1;
+			continue;
+		}
 		if (st > 0)
 			set_err(fail_r, err_r, UTIL_FAIL_TEMP,
 				xasprintf("%s %u refused: %s", verb,
@@ -761,8 +774,8 @@ static int pipeline(struct source *s, const char *verb, const size_t *idx,
 					  s->line));
 		if (st != 0)
 			return -1;
-		if (handle != NULL &&
-		    handle(s, idx[done], arg, fail_r, err_r) < 0)
+		if (ops->handle != NULL &&
+		    ops->handle(s, idx[done], arg, fail_r, err_r) < 0)
 			return -1;
 	}
 	return 0;
@@ -784,18 +797,55 @@ static int pop3_fetch(struct source *s, const size_t *idx, size_t n,
 		      const struct source_fetch_cb *cb, void *ctx,
 		      enum util_fail *fail_r, char **err_r)
 {
+	static const struct pipe_ops ops = {.handle = fetch_one};
 	struct fetch_args fa = {.cb = cb, .ctx = ctx};
 	*err_r = NULL;
-	int r = pipeline(s, "RETR", idx, n, fetch_one, &fa, fail_r, err_r);
+	int r = pipeline(s, "RETR", "", idx, n, &ops, &fa, fail_r, err_r);
 	if (r < 0 && *err_r == NULL)
 		*err_r = xstrdup("delivery failed");
+	return r;
+}
+
+/* A TOP the server refuses (the message is gone, or TOP is not
+ * implemented) costs only that message its headers. */
+static int top_refused(struct source *s, size_t i, void *arg,
+		       enum util_fail *fail_r, char **err_r)
+{
+	struct fetch_args *fa = arg;
+	char *why = xasprintf("TOP refused: %s", s->line);
+	int rc = fa->cb->drop(fa->ctx, i, why);
+
+	(void)err_r; /* the callback's class says it all */
+	free(why);
+	if (rc != 0) {
+		*fail_r = (enum util_fail)rc;
+		return -1;
+	}
+	return 0;
+}
+
+/* TOP n 0 sends the header section and the empty line after it, framed
+ * and dot-stuffed as RETR is: the same decoder gives the bytes RETR's
+ * decoding starts with. */
+static int pop3_fetch_headers(struct source *s, const size_t *idx, size_t n,
+			      const struct source_fetch_cb *cb, void *ctx,
+			      enum util_fail *fail_r, char **err_r)
+{
+	static const struct pipe_ops ops = {.handle = fetch_one,
+					    .refused = top_refused};
+	struct fetch_args fa = {.cb = cb, .ctx = ctx};
+	*err_r = NULL;
+	int r = pipeline(s, "TOP", " 0", idx, n, &ops, &fa, fail_r, err_r);
+	if (r < 0 && *err_r == NULL)
+		*err_r = xstrdup("reading the headers failed");
 	return r;
 }
 
 static int pop3_mark_deleted(struct source *s, const size_t *idx, size_t n,
 			     enum util_fail *fail_r, char **err_r)
 {
-	int r = pipeline(s, "DELE", idx, n, NULL, NULL, fail_r, err_r);
+	static const struct pipe_ops ops = {0};
+	int r = pipeline(s, "DELE", "", idx, n, &ops, NULL, fail_r, err_r);
 	crash_point("dele-sent");
 	return r;
 }
@@ -842,6 +892,7 @@ const struct source_ops source_pop3_ops = {
 	.select = pop3_select,
 	.list = pop3_list,
 	.fetch = pop3_fetch,
+	.fetch_headers = pop3_fetch_headers,
 	.mark_deleted = pop3_mark_deleted,
 	.expunge = pop3_expunge,
 	.close = pop3_close,

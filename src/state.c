@@ -1142,3 +1142,87 @@ int state_journal_count(struct state *st, const char *account, uint64_t *n_r,
 	return count_sql(st, "SELECT count(*) FROM journal WHERE account = ?1",
 			 account, NULL, n_r, err_r);
 }
+
+/* --- reindex --- */
+
+int state_reindex_records(struct state *st, const char *account,
+			  const char *folder, uint64_t uidvalidity,
+			  void (*cb)(void *ctx, const char *uid, uint64_t size,
+				     bool imported),
+			  void *ctx, char **err_r)
+{
+	sqlite3_stmt *q;
+	int r;
+
+	if (prep(st,
+		 "SELECT uid, size, origin <> '' FROM seen WHERE account = ? "
+		 "AND folder = ? AND uidvalidity = ?",
+		 &q, err_r) < 0)
+		return -1;
+	sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, folder, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, (sqlite3_int64)uidvalidity);
+	while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *uid = (const char *)sqlite3_column_text(q, 0);
+		cb(ctx, uid != NULL ? uid : "",
+		   (uint64_t)sqlite3_column_int64(q, 1),
+		   sqlite3_column_int(q, 2) != 0);
+	}
+	if (r != SQLITE_DONE)
+		*err_r = db_error(st, "records");
+	sqlite3_finalize(q);
+	return r == SQLITE_DONE ? 0 : -1;
+}
+
+int state_reindex_taken(struct state *st, const char *target,
+			void (*cb)(void *ctx, const char *location),
+			void *ctx, char **err_r)
+{
+	sqlite3_stmt *q;
+	int r;
+
+	if (prep(st, "SELECT location FROM seen WHERE target = ?", &q,
+		 err_r) < 0)
+		return -1;
+	sqlite3_bind_text(q, 1, target, -1, SQLITE_STATIC);
+	while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *loc = (const char *)sqlite3_column_text(q, 0);
+		if (loc != NULL)
+			cb(ctx, loc);
+	}
+	if (r != SQLITE_DONE)
+		*err_r = db_error(st, "archived copies");
+	sqlite3_finalize(q);
+	return r == SQLITE_DONE ? 0 : -1;
+}
+
+/* One found message: its imported record goes, its own record comes. */
+static int reindex_one(struct state *st, const void *recs, size_t i)
+{
+	const struct state_record *r = &((const struct state_record *)recs)[i];
+	sqlite3_stmt *q;
+	char *err = NULL;
+
+	if (prep(st,
+		 "DELETE FROM seen WHERE account = ? AND folder = ? AND "
+		 "uidvalidity = ? AND uid = ? AND origin <> ''",
+		 &q, &err) < 0) {
+		free(err);
+		return -1;
+	}
+	sqlite3_bind_text(q, 1, r->key.account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, r->key.folder, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, (sqlite3_int64)r->key.uidvalidity);
+	sqlite3_bind_text(q, 4, r->key.uid, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return -1;
+	return insert_one(st, recs, i);
+}
+
+int state_reindex_record(struct state *st, const struct state_record *recs,
+			 size_t n, char **err_r)
+{
+	return batch(st, reindex_one, recs, n, "record", err_r);
+}

@@ -271,4 +271,29 @@ int state_count_folder(struct state *st, const char *account,
 int state_journal_count(struct state *st, const char *account, uint64_t *n_r,
 			char **err_r);
 
+/* --- reindex: records made from an archive that lost its state --- */
+
+/* Calls CB(CTX, uid, size, imported) for every record of ACCOUNT/FOLDER
+ * under UIDVALIDITY; IMPORTED: it came from another tool (origin not
+ * ''), so no archived copy is known.  Strings are valid during the call
+ * only.  0, or -1 with *err_r. */
+int state_reindex_records(struct state *st, const char *account,
+			  const char *folder, uint64_t uidvalidity,
+			  void (*cb)(void *ctx, const char *uid, uint64_t size,
+				     bool imported),
+			  void *ctx, char **err_r);
+
+/* Calls CB(CTX, location) for every archived copy in TARGET that a
+ * record (of any account) points to.  0, or -1 with *err_r. */
+int state_reindex_taken(struct state *st, const char *target,
+			void (*cb)(void *ctx, const char *location),
+			void *ctx, char **err_r);
+
+/* Records N messages found in the archive, as state_record_batch does,
+ * and drops in the same transaction the imported records (origin not
+ * '') of the same account, folder, UIDVALIDITY and UID that they
+ * replace.  0, or -1 with *err_r and nothing changed. */
+int state_reindex_record(struct state *st, const struct state_record *recs,
+			 size_t n, char **err_r);
+
 #endif

@@ -6,12 +6,15 @@
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "sink.h"
 #include "util.h"
@@ -203,6 +206,220 @@ static inline void intents_clear(struct sink_intent *in, size_t n)
 		free(in[i].note);
 		in[i] = (struct sink_intent){0};
 	}
+}
+
+/* ---- scan and verify -------------------------------------------------- */
+
+/* Writes into OUT the SHA-256 (hex) of LEN bytes of P. */
+static inline void mem_hash(const void *p, size_t len, char out[65])
+{
+	unsigned char md[32];
+
+	if (EVP_Digest(p, len, md, NULL, EVP_sha256(), NULL) != 1) {
+		fprintf(stderr, "EVP_Digest failed\n");
+		exit(99);
+	}
+	util_hex(md, sizeof(md), out);
+}
+
+/* One message a scan gave: its location and bytes. */
+struct scanned {
+	char *loc;
+	char *p;
+	size_t len;
+};
+
+/* What a scan gave, in order.  STOP_AT > 0: the begin of message number
+ * STOP_AT (from 1) returns STOP_RET instead of taking it. */
+struct scan_log {
+	struct scanned *m;
+	size_t n, cap;
+	size_t stop_at;
+	int stop_ret;
+	int bad; /* calls out of order */
+	bool open;
+};
+
+static inline int scan_log_begin(void *ctx, const char *loc)
+{
+	struct scan_log *l = ctx;
+
+	if (l->open)
+		l->bad++;
+	if (l->stop_at > 0 && l->n + 1 == l->stop_at)
+		return l->stop_ret;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 16;
+		l->m = xrealloc(l->m, l->cap * sizeof(*l->m));
+	}
+	l->m[l->n++] = (struct scanned){.loc = xstrdup(loc),
+					.p = xmalloc(1)};
+	l->open = true;
+	return 0;
+}
+
+static inline int scan_log_data(void *ctx, const void *buf, size_t len)
+{
+	struct scan_log *l = ctx;
+	struct scanned *m = &l->m[l->n - 1];
+
+	if (!l->open || len == 0)
+		l->bad++;
+	m->p = xrealloc(m->p, m->len + len + 1);
+	memcpy(m->p + m->len, buf, len);
+	m->len += len;
+	return 0;
+}
+
+static inline int scan_log_end(void *ctx)
+{
+	struct scan_log *l = ctx;
+
+	if (!l->open)
+		l->bad++;
+	l->open = false;
+	return 0;
+}
+
+static const struct sink_scan_cb scan_log_cb = {
+    .begin = scan_log_begin,
+    .data = scan_log_data,
+    .end = scan_log_end,
+};
+
+static inline void scan_log_clear(struct scan_log *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->m[i].loc);
+		free(l->m[i].p);
+	}
+	free(l->m);
+	*l = (struct scan_log){0};
+}
+
+/* Scans the target at PATH with OPS into L (cleared first).  Returns the
+ * scan's value; its error, if any, goes to *ERR_R (caller frees) or is
+ * printed when ERR_R is NULL. */
+static inline int scan_into(const struct sink_ops *ops, const char *path,
+			    struct scan_log *l, char **err_r)
+{
+	char *err = NULL;
+	size_t stop_at = l->stop_at;
+	int stop_ret = l->stop_ret;
+
+	scan_log_clear(l);
+	l->stop_at = stop_at;
+	l->stop_ret = stop_ret;
+	int r = ops->scan(NULL, path, &scan_log_cb, l, &err);
+	if (err_r != NULL)
+		*err_r = err;
+	else if (err != NULL) {
+		printf("# scan: %s\n", err);
+		free(err);
+	}
+	return r;
+}
+
+/* What verify said about one message. */
+struct verdict {
+	int ret;
+	enum sink_found found;
+	char *moved_to, *why, *err;
+};
+
+/* Verifies that the message MSG (LEN bytes) is at LOC in the target at
+ * PATH.  Free the result with verdict_clear. */
+static inline struct verdict verify_msg(const struct sink_ops *ops,
+					const char *path, const char *loc,
+					const void *msg, size_t len)
+{
+	struct verdict v = {.found = SINKTEST_UNSET};
+	char hash[65];
+
+	mem_hash(msg, len, hash);
+	v.ret = ops->verify(NULL, path, loc, len, hash, &v.found, &v.moved_to,
+			    &v.why, &v.err);
+	return v;
+}
+
+static inline void verdict_clear(struct verdict *v)
+{
+	free(v->moved_to);
+	free(v->why);
+	free(v->err);
+	*v = (struct verdict){0};
+}
+
+/* A test message. */
+struct tmsg {
+	const char *what;
+	char *p;
+	size_t len;
+	size_t chunk; /* delivered in pieces of this many bytes */
+};
+
+#define SINKTEST_BIG (5u * 1024 * 1024 + 3)
+
+/* Fills *N_R test messages into a new array (free with tmsgs_free): From_
+ * lines in bodies, quoted ">From" text, no final newline, empty, NUL and
+ * CR bytes, blank lines at the end, and a 5 MB message. */
+static inline struct tmsg *tmsgs_new(size_t *n_r)
+{
+	static const struct {
+		const char *what, *p;
+		size_t len, chunk;
+	} small[] = {
+#define TM(w, s, c) {w, s, sizeof(s) - 1, c}
+	    TM("From_ lines in the body",
+	       "Return-Path: <a@b.example>\nSubject: one\n\nFrom the start\n"
+	       "body\n\nFrom after a blank line\nFrom x\n",
+	       3),
+	    TM("quoted >From text",
+	       "Subject: q\n\n>From once\n>>From twice\n> From no\n>From", 2),
+	    TM("no final newline", "Subject: nl\n\nlast line", 5),
+	    TM("empty", "", 1),
+	    TM("NUL bytes", "Subject: nul\n\na\0b\0\n\0\nFrom \0\n", 4),
+	    TM("CR bytes", "Subject: cr\r\n\r\nline\r\n\r\nFrom x\r\n\r", 3),
+	    TM("blank lines at the end", "Subject: b\n\nbody\n\n\n", 7),
+	    TM("a From_ line as header", "From here\nSubject: f\n\n", 64),
+	    TM("one newline", "\n", 1),
+	    TM("header only, no newline", "Subject: h", 1),
+#undef TM
+	};
+	size_t n = sizeof(small) / sizeof(small[0]);
+	struct tmsg *t = xcalloc(n + 1, sizeof(*t));
+
+	for (size_t i = 0; i < n; i++)
+		t[i] = (struct tmsg){small[i].what,
+				     memcpy(xmalloc(small[i].len + 1),
+					    small[i].p, small[i].len + 1),
+				     small[i].len, small[i].chunk};
+	char *big = xmalloc(SINKTEST_BIG + 1);
+	size_t k = (size_t)snprintf(big, SINKTEST_BIG, "Subject: big\n\n");
+	for (unsigned line = 0; k < SINKTEST_BIG; line++) {
+		char l[96];
+		int m = snprintf(l, sizeof(l),
+				 line % 50 == 0	  ? "From line %u\n"
+				 : line % 50 == 1 ? ">From line %u\n"
+						  : "line %u of the big one, "
+						    "some text to fill it\n",
+				 line);
+		size_t c = SINKTEST_BIG - k < (size_t)m ? SINKTEST_BIG - k
+							: (size_t)m;
+		memcpy(big + k, l, c);
+		k += c;
+	}
+	big[k] = '\0';
+	t[n] = (struct tmsg){"a 5 MB message", big, k, 65536 + 13};
+	*n_r = n + 1;
+	return t;
+}
+
+static inline void tmsgs_free(struct tmsg *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(t[i].p);
+	free(t);
 }
 
 #endif

@@ -1283,6 +1283,164 @@ static void test_recover_locked(const char *dir)
 	free(path);
 }
 
+/* ---- scan ------------------------------------------------------------- */
+
+/* Delivers the N test messages T into the mbox PATH in two batches;
+ * fills LOCS (N entries, caller frees each).  Returns success. */
+static bool deliver_all(const char *path, const struct tmsg *t, size_t n,
+			char **locs)
+{
+	struct sink *s = NULL;
+	char *err = NULL;
+	bool ok = sink_mbox_ops.open(NULL, path, 0, &s, &err) == 0;
+
+	for (size_t i = 0; ok && i < n; i++) {
+		locs[i] = deliver(s, t[i].p, t[i].len, t[i].chunk);
+		ok = locs[i] != NULL;
+		if (ok && i == n / 2)
+			ok = s->ops->commit(s, &err) == 0;
+	}
+	ok = ok && s->ops->commit(s, &err) == 0;
+	if (err != NULL)
+		printf("# %s\n", err);
+	free(err);
+	if (s != NULL)
+		s->ops->close(&s);
+	return ok;
+}
+
+/* The bytes a scan gives for M: its own, with the newline the mbox adds
+ * to a message that does not end in one (the mbox cannot tell them
+ * apart).  Caller frees; length in *LEN_R. */
+static char *as_read(const struct tmsg *m, size_t *len_r)
+{
+	bool add = m->len > 0 && m->p[m->len - 1] != '\n';
+	char *p = xmalloc(m->len + 2);
+
+	memcpy(p, m->p, m->len);
+	if (add)
+		p[m->len] = '\n';
+	*len_r = m->len + add;
+	return p;
+}
+
+static bool scan_matches(const struct scan_log *l, const struct tmsg *t,
+			 char **locs, size_t n)
+{
+	bool ok = l->bad == 0 && l->n == n;
+
+	for (size_t i = 0; ok && i < n; i++) {
+		size_t len;
+		char *want = as_read(&t[i], &len);
+		ok = strcmp(l->m[i].loc, locs[i]) == 0 && l->m[i].len == len &&
+		     memcmp(l->m[i].p, want, len) == 0;
+		if (!ok)
+			printf("# message %zu (%s): %s, %zu bytes\n", i,
+			       t[i].what, l->m[i].loc, l->m[i].len);
+		free(want);
+	}
+	return ok;
+}
+
+static void test_scan(const char *dir)
+{
+	char *path = xasprintf("%s/scan.mbox", dir);
+	struct scan_log l = {0};
+	size_t n;
+	struct tmsg *t = tmsgs_new(&n);
+	char **locs = xcalloc(n, sizeof(*locs));
+	char *err = NULL;
+
+	tap_ok(deliver_all(path, t, n, locs), "scan: test messages delivered");
+	tap_ok(scan_into(&sink_mbox_ops, path, &l, NULL) == 0,
+	       "scan: returns 0");
+	tap_ok(scan_matches(&l, t, locs, n),
+	       "scan: every message in order, its bytes as delivered, at "
+	       "the location prepare gave");
+	l.stop_at = 3;
+	l.stop_ret = 42;
+	tap_ok(scan_into(&sink_mbox_ops, path, &l, NULL) == 42 && l.n == 2 &&
+		   l.bad == 0,
+	       "scan: a callback's non-zero value stops it and is returned");
+	l.stop_at = 0;
+
+	char *gone = xasprintf("%s/never.mbox", dir);
+	tap_ok(scan_into(&sink_mbox_ops, gone, &l, NULL) == 0 && l.n == 0 &&
+		   access(gone, F_OK) < 0,
+	       "scan: a missing mbox is empty, and is not created");
+	free(gone);
+
+	char *isdir = xasprintf("%s/adir.mbox", dir);
+	mkdir(isdir, 0700);
+	tap_ok(scan_into(&sink_mbox_ops, isdir, &l, &err) == -1 &&
+		   err != NULL && strstr(err, isdir) != NULL,
+	       "scan: a directory where the mbox should be is an error "
+	       "naming it");
+	printf("# %s\n", err != NULL ? err : "(no error)");
+	free(err);
+	free(isdir);
+
+	scan_log_clear(&l);
+	for (size_t i = 0; i < n; i++)
+		free(locs[i]);
+	free(locs);
+	tmsgs_free(t, n);
+	free(path);
+}
+
+/* mboxes as other tools write them. */
+static const char foreign_mbox[] =
+    "From MAILER-DAEMON Thu Jan  1 00:00:00 1970\n"
+    "Subject: one\n\nbody one\n>From quoted\n>>From twice\n"
+    "\n"
+    "From user@host.example Mon Feb  3 04:05:06 2020\n"
+    "Subject: two\n\nbody\nFrom not after a blank line\n\n"
+    "\n"
+    "From a@b  Sat Jan  3 01:05:34 1996\n"
+    "\n"
+    "From x@y Sat Jan  3 01:05:35 1996 remote from y\n"
+    "Subject: four\n\ntail, no blank line after\n";
+
+static const struct {
+	const char *loc, *msg;
+} foreign_want[] = {
+    {"mbox:0", "Subject: one\n\nbody one\nFrom quoted\n>From twice\n"},
+    {"mbox:94", "Subject: two\n\nbody\nFrom not after a blank line\n\n"},
+    {"mbox:191", ""},
+    {"mbox:227", "Subject: four\n\ntail, no blank line after\n"},
+};
+
+static void test_scan_foreign(const char *dir)
+{
+	char *path = xasprintf("%s/foreign.mbox", dir);
+	struct scan_log l = {0};
+	size_t nw = sizeof(foreign_want) / sizeof(foreign_want[0]);
+
+	write_file(path, S(foreign_mbox));
+	bool ok = scan_into(&sink_mbox_ops, path, &l, NULL) == 0 &&
+		  l.bad == 0 && l.n == nw;
+	for (size_t i = 0; ok && i < nw; i++) {
+		ok = strcmp(l.m[i].loc, foreign_want[i].loc) == 0 &&
+		     l.m[i].len == strlen(foreign_want[i].msg) &&
+		     memcmp(l.m[i].p, foreign_want[i].msg, l.m[i].len) == 0;
+		if (!ok)
+			printf("# message %zu: %s, %zu bytes: %.*s\n", i,
+			       l.m[i].loc, l.m[i].len, (int)l.m[i].len,
+			       l.m[i].p);
+	}
+	tap_ok(ok, "scan: an mbox written by other tools (any From_ line, "
+		   "mboxrd quoting, an empty message, no final blank line)");
+
+	/* Text before the first From_ line is no message. */
+	write_file(path, S("junk\nFrom no blank before\n\nFrom a b\nbody\n"));
+	tap_ok(scan_into(&sink_mbox_ops, path, &l, NULL) == 0 && l.n == 1 &&
+		   strcmp(l.m[0].loc, "mbox:27") == 0 && l.m[0].len == 5 &&
+		   memcmp(l.m[0].p, "body\n", 5) == 0,
+	       "scan: text before the first From_ line is skipped");
+	scan_log_clear(&l);
+	free(path);
+}
+
 int main(void)
 {
 	char *dir = make_tmpdir();
@@ -1310,6 +1468,8 @@ int main(void)
 	test_hash_range(dir);
 	test_recover(dir);
 	test_recover_locked(dir);
+	test_scan(dir);
+	test_scan_foreign(dir);
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	free(dir);
 	return tap_done();

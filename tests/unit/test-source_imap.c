@@ -493,6 +493,42 @@ static void test_verdicts(void)
 	}
 }
 
+/* A header section is any size up to the message's. */
+static void test_header_verdicts(void)
+{
+	static const struct source_msg m = {.index = 7, .size = 100};
+	static const struct source_msg empty = {.index = 8, .size = 0};
+	static const struct {
+		const struct source_msg *m;
+		struct source_imap_reply r;
+		const char *why; /* a word of the reason; NULL: ok */
+	} cases[] = {
+	    {&m, {7, 40, false, false}, NULL},
+	    {&m, {7, 100, false, false}, NULL},
+	    {&m, {7, 2, false, false}, NULL},
+	    {&m, {7, 0, false, false}, NULL},
+	    {&m, {0, 40, false, false}, "without UID"},
+	    {&m, {9, 40, false, false}, "another message"},
+	    {&m, {7, 40, false, true}, "not asked"},
+	    {&m, {7, 0, true, false}, "NIL"},
+	    {&m, {7, 101, false, false}, "longer"},
+	    {&empty, {8, 0, false, false}, NULL},
+	    {&empty, {8, 0, true, false}, NULL},
+	    {&empty, {8, 2, false, false}, "longer"},
+	};
+	for (size_t i = 0; i < N_OF(cases); i++) {
+		const char *why =
+		    source_imap_header_verdict(cases[i].m, &cases[i].r);
+		char what[80];
+		snprintf(what, sizeof(what), "header verdict %zu: %s", i,
+			 cases[i].why ? cases[i].why : "complete");
+		tap_ok(cases[i].why == NULL
+			   ? why == NULL
+			   : why != NULL && strstr(why, cases[i].why),
+		       what);
+	}
+}
+
 static void test_peek_uid(void)
 {
 	static const struct {
@@ -510,7 +546,11 @@ static void test_peek_uid(void)
 	     "* 2 FETCH (BODY[] {12}\r\n",
 	     0}, /* not the old UID */
 	    {"* 1 FETCH (RFC822.SIZE 3 BODY[] {3}\r\n", 0},
-	    {"* 1 FETCH (UID 7 BODY[HEADER] {3}\r\n", 0},
+	    {"* 1 FETCH (UID 7 BODY[HEADER] {3}\r\n", 7},
+	    {"* 1 fetch (uid 8 body[header] {0}\r\n", 8},
+	    {"* 1 FETCH (UID 7 BODY[1.HEADER] {3}\r\n", 0},
+	    {"* 1 FETCH (UID 7 BODY[HEADER.FIELDS (TO)] {3}\r\n", 0},
+	    {"* 1 FETCH (UID 7 BODY[TEXT] {3}\r\n", 0},
 	    {"* 1 FETCH (UID 7 RFC822 {3}\r\n", 0},
 	    {"* 1 FETCH (UID 99999999999 BODY[] {3}\r\n", 0},
 	    {"* 1 FETCH (UID 7X BODY[] {3}\r\n", 0},
@@ -602,6 +642,7 @@ int main(void)
 	test_listing();
 	test_batches();
 	test_verdicts();
+	test_header_verdicts();
 	test_peek_uid();
 	test_folders();
 	return tap_done();

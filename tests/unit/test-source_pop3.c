@@ -195,6 +195,13 @@ static const struct dec_case dec_cases[] = {
 	{W(".\r\n"), W(""), "empty message"},
 	{W(".\rx\r\n.\r\n"), W("\rx\n"), "dot then bare CR"},
 	{W("x\r\n.\r\nRETR-NEXT"), W("x\n"), "stops at the terminator"},
+	/* TOP n 0 replies, as dovecot sends them: the header section and
+	 * its empty line; without an empty line, the whole message. */
+	{W("Subject: x\r\n..dot: y\r\n\r\n.\r\nTOP-NEXT"),
+	 W("Subject: x\n.dot: y\n\n"), "TOP reply: header and empty line"},
+	{W("Subject: x\r\n\tfolded\r\n.\r\n"), W("Subject: x\n\tfolded\n"),
+	 "TOP reply: a message with no empty line"},
+	{W("\r\n.\r\n"), W("\n"), "TOP reply: an empty header section"},
 };
 
 static void test_decoder(void)
@@ -204,6 +211,8 @@ static void test_decoder(void)
 		int all_ok = 1;
 		size_t term = c->wire_len;
 		const char *extra = memmem(c->wire, c->wire_len, "RETR-NEXT", 9);
+		if (extra == NULL)
+			extra = memmem(c->wire, c->wire_len, "TOP-NEXT", 8);
 		if (extra != NULL)
 			term = (size_t)(extra - c->wire);
 		for (size_t chunk = 1; chunk <= c->wire_len; chunk++) {
