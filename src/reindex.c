@@ -119,21 +119,19 @@ static bool prepended_name(const char *field, size_t len)
 
 /* --- the header section, cut as the session cuts it --- */
 
-/* Feeds the bytes up to and including the first empty line into a hash.
- * LEAD_ENDS: an empty first line is that empty line (the server's view:
- * TOP n 0 and BODY[HEADER] give it alone); without, as session.c's
- * header_feed does, the section then runs on to the next empty line. */
+/* Feeds the bytes up to and including the first empty line into a hash;
+ * an empty first line is the whole section, as TOP n 0, BODY[HEADER] and
+ * session.c's header_feed have it. */
 struct hcut {
 	EVP_MD_CTX *md;
-	bool lead_ends, in;
+	bool in;
 	char last;
 	uint64_t n;
 };
 
-static void hcut_start(struct hcut *c, bool lead_ends)
+static void hcut_start(struct hcut *c)
 {
 	EVP_DigestInit_ex(c->md, EVP_sha256(), NULL);
-	c->lead_ends = lead_ends;
 	c->in = true;
 	c->last = '\n';
 	c->n = 0;
@@ -147,8 +145,7 @@ static size_t hcut_feed(struct hcut *c, const char *p, size_t len)
 	if (!c->in)
 		return 0;
 	for (i = 0; i < len; i++) {
-		if (p[i] == '\n' && c->last == '\n' &&
-		    (c->lead_ends || i > 0 || c->n > 0)) {
+		if (p[i] == '\n' && c->last == '\n') {
 			i++;
 			c->in = false;
 			break;
@@ -212,7 +209,7 @@ struct archive {
 struct scan_run {
 	struct archive *ar;
 	EVP_MD_CTX *all;
-	struct hcut srv, sess;
+	struct hcut srv;
 	struct util_str hdr;        /* the server's view of the header */
 	bool hdr_cut;               /* longer than REINDEX_HEADER_MAX */
 	EVP_MD_CTX *trim;
@@ -246,8 +243,7 @@ static int scan_begin(void *ctx, const char *location)
 	memset(c, 0, sizeof(*c));
 	c->location = xstrdup(location);
 	EVP_DigestInit_ex(sr->all, EVP_sha256(), NULL);
-	hcut_start(&sr->srv, true);
-	hcut_start(&sr->sess, false);
+	hcut_start(&sr->srv);
 	sr->hdr.len = 0;
 	sr->hdr_cut = false;
 	sr->holding = false;
@@ -273,7 +269,6 @@ static int scan_data(void *ctx, const void *buf, size_t len)
 	     q++)
 		c->lf++;
 	c->ends_nl = p[len - 1] == '\n';
-	hcut_feed(&sr->sess, p, len);
 	size_t h = hcut_feed(&sr->srv, p, len);
 	if (h > 0 && !sr->hdr_cut) {
 		if (sr->hdr.len + h > REINDEX_HEADER_MAX)
@@ -329,8 +324,8 @@ static int scan_end(void *ctx)
 	if (sr->holding)
 		EVP_DigestUpdate(sr->all, &sr->held, 1);
 	md_hex(sr->all, c->hash);
-	md_hex(sr->sess.md, c->header_hash);
 	md_final(sr->srv.md, md);
+	util_hex(md, 32, c->header_hash);
 	add_key(sr->ar, md, ci, 0);
 	if (sr->hdr.len > 0) {
 		reindex_message_id(sr->hdr.p, sr->hdr.len, &c->msgid);
@@ -446,8 +441,7 @@ static int archive_scan(const struct conf_account *acct,
 	struct scan_run sr = {.ar = ar,
 			      .all = EVP_MD_CTX_new(),
 			      .trim = EVP_MD_CTX_new(),
-			      .srv = {.md = EVP_MD_CTX_new()},
-			      .sess = {.md = EVP_MD_CTX_new()}};
+			      .srv = {.md = EVP_MD_CTX_new()}};
 	static const struct sink_scan_cb cb = {
 	    .begin = scan_begin, .data = scan_data, .end = scan_end};
 
@@ -456,7 +450,6 @@ static int archive_scan(const struct conf_account *acct,
 	EVP_MD_CTX_free(sr.all);
 	EVP_MD_CTX_free(sr.trim);
 	EVP_MD_CTX_free(sr.srv.md);
-	EVP_MD_CTX_free(sr.sess.md);
 	free(sr.hdr.p);
 	if (r != 0) {
 		if (r > 0)
@@ -633,7 +626,7 @@ static int hdr_begin(void *ctx, size_t i)
 	struct hdr_run *h = ctx;
 
 	h->cur = h->cand_of[i];
-	hcut_start(&h->cut, true);
+	hcut_start(&h->cut);
 	h->buf.len = 0;
 	return 0;
 }

@@ -279,15 +279,15 @@ static int begin_message(void *ctx, size_t i)
 	return 0;
 }
 
-/* Feeds the header section (up to and including the first empty line)
- * into the header fingerprint. */
+/* Feeds the header section (up to and including the first empty line; a
+ * message that starts with one has only that, as POP3 TOP n 0 and IMAP
+ * BODY[HEADER] give it) into the header fingerprint. */
 static void header_feed(struct session *s, const char *p, size_t len)
 {
 	size_t i;
 
 	for (i = 0; i < len; i++) {
-		if (p[i] == '\n' && s->last == '\n' &&
-		    (i > 0 || s->msg_bytes > 0)) {
+		if (p[i] == '\n' && s->last == '\n') {
 			i++;
 			s->in_header = false;
 			break;
