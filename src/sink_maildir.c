@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -845,6 +846,113 @@ static int maildir_scan(const struct conf_account *acct, const char *path,
 	return r;
 }
 
+/* Is LOCATION one a record can hold: "new/NAME" or "cur/NAME", NAME no
+ * dot file and holding no '/'? */
+static bool maildir_location_ok(const char *location)
+{
+	return (strncmp(location, "new/", 4) == 0 ||
+		strncmp(location, "cur/", 4) == 0) &&
+	       location[4] != '\0' && location[4] != '.' &&
+	       strchr(location + 4, '/') == NULL;
+}
+
+/* Compares the open message file FD (at WHERE, ST its stat) with SIZE and
+ * HASH.  Returns 0 with *why_r NULL when it is the message, or with
+ * *why_r (caller frees) saying how it differs; -1 with errno when it
+ * cannot be read. */
+static int maildir_compare(int fd, const struct stat *st, const char *where,
+			   uint64_t size, const char *hash, char **why_r)
+{
+	char got[65];
+
+	*why_r = NULL;
+	if ((uint64_t)st->st_size != size) {
+		*why_r = xasprintf("%s: %llu bytes, %llu recorded", where,
+				   (unsigned long long)st->st_size,
+				   (unsigned long long)size);
+		return 0;
+	}
+	if (sink_hash_range(fd, 0, size, got) < 0) {
+		if (errno != ENODATA)
+			return -1;
+		/* cut short while we read */
+		*why_r = xasprintf("%s: shorter than %llu bytes", where,
+				   (unsigned long long)size);
+		return 0;
+	}
+	if (strcasecmp(got, hash) != 0)
+		*why_r = xasprintf("%s: content differs", where);
+	return 0;
+}
+
+/* Opens the message recorded at LOCATION, or the file a reader renamed it
+ * to (*moved_r, caller frees).  Returns the fd; -2 when neither is
+ * there; -1 with errno (*where_r: the file that failed). */
+static int maildir_open_recorded(int dirfd, const char *location,
+				 struct stat *st, char **moved_r,
+				 const char **where_r)
+{
+	*moved_r = NULL;
+	*where_r = location;
+	int fd = maildir_open_msg(dirfd, location, st);
+	if (fd != -2 || faccessat(dirfd, location, F_OK,
+				  AT_SYMLINK_NOFOLLOW) == 0)
+		return fd; /* there: a message, an error, or no file */
+	*moved_r = maildir_find_moved(dirfd, location);
+	if (*moved_r == NULL)
+		return -2;
+	*where_r = *moved_r;
+	return maildir_open_msg(dirfd, *moved_r, st);
+}
+
+static int maildir_verify(const struct conf_account *acct, const char *path,
+			  const char *location, uint64_t size,
+			  const char *hash, enum sink_found *found_r,
+			  char **moved_to_r, char **why_r, char **err_r)
+{
+	struct stat st;
+	char *moved = NULL, *why = NULL;
+	const char *where;
+	int fd = -2, ret = 0;
+
+	(void)acct;
+	*found_r = SINK_ABSENT;
+	*moved_to_r = NULL;
+	if (!maildir_location_ok(location)) {
+		*why_r = xasprintf("%s: not a Maildir location", location);
+		return 0;
+	}
+	int dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0 && errno != ENOENT) {
+		*err_r =
+		    xasprintf("maildir %s: open: %s", path, strerror(errno));
+		return -1;
+	}
+	if (dirfd >= 0)
+		fd = maildir_open_recorded(dirfd, location, &st, &moved,
+					   &where);
+	if (fd == -2)
+		why = xstrdup("missing");
+	else if (fd < 0 || maildir_compare(fd, &st, where, size, hash,
+					   &why) < 0) {
+		*err_r = xasprintf("maildir %s: %s: %s", path, where,
+				   strerror(errno));
+		ret = -1;
+	} else if (why == NULL) {
+		*found_r = SINK_FOUND;
+		*moved_to_r = moved;
+		moved = NULL;
+	}
+	if (why != NULL)
+		*why_r = why;
+	free(moved);
+	if (fd >= 0)
+		close(fd);
+	if (dirfd >= 0)
+		close(dirfd);
+	return ret;
+}
+
 const struct sink_ops sink_maildir_ops = {
     .name = "maildir",
     .open = maildir_open,
@@ -857,5 +965,6 @@ const struct sink_ops sink_maildir_ops = {
     .rollback = maildir_rollback,
     .close = maildir_close,
     .recover = maildir_recover,
+    .verify = maildir_verify,
     .scan = maildir_scan,
 };

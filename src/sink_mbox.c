@@ -1404,6 +1404,202 @@ static int mbox_scan(const struct conf_account *acct, const char *path,
 	return r;
 }
 
+/* A message's SHA-256 as it is read, keeping its last byte apart: a
+ * message the sink had to end with a newline matches without it. */
+struct mbox_digest {
+	EVP_MD_CTX *md;
+	uint64_t n;	    /* bytes fed */
+	unsigned char last; /* the last of them, not yet in MD */
+	/* the message looked for */
+	uint64_t size;
+	const char *hash;
+	char loc[32];  /* of the message being read */
+	char *found;   /* where it was found (caller frees) */
+	uint64_t skip; /* offset not to look at again, or UINT64_MAX */
+	bool single;   /* stop after the first message */
+};
+
+static int digest_begin(void *ctx, const char *loc)
+{
+	struct mbox_digest *d = ctx;
+
+	EVP_DigestInit_ex(d->md, EVP_sha256(), NULL);
+	d->n = 0;
+	snprintf(d->loc, sizeof(d->loc), "%s", loc);
+	return 0;
+}
+
+static int digest_data(void *ctx, const void *buf, size_t len)
+{
+	struct mbox_digest *d = ctx;
+
+	if (len == 0)
+		return 0;
+	if (d->n > 0)
+		EVP_DigestUpdate(d->md, &d->last, 1);
+	EVP_DigestUpdate(d->md, buf, len - 1);
+	d->last = ((const unsigned char *)buf)[len - 1];
+	d->n += len;
+	return 0;
+}
+
+/* Is the message read the one looked for: as read, or without the final
+ * newline the sink adds to a message that lacks one? */
+static bool digest_matches(struct mbox_digest *d)
+{
+	unsigned char md[32];
+	char hex[65];
+	bool whole = d->n == d->size;
+
+	if (!whole && !(d->n == d->size + 1 && d->last == '\n'))
+		return false;
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	if (c == NULL || EVP_MD_CTX_copy_ex(c, d->md) != 1)
+		util_oom();
+	if (whole && d->n > 0)
+		EVP_DigestUpdate(c, &d->last, 1);
+	EVP_DigestFinal_ex(c, md, NULL);
+	EVP_MD_CTX_free(c);
+	util_hex(md, sizeof(md), hex);
+	return strcasecmp(hex, d->hash) == 0;
+}
+
+static int digest_end(void *ctx)
+{
+	struct mbox_digest *d = ctx;
+	char want[32];
+
+	if (d->single)
+		return 1;
+	snprintf(want, sizeof(want), "mbox:%llu", (unsigned long long)d->skip);
+	if (strcmp(d->loc, want) == 0 || !digest_matches(d))
+		return 0;
+	d->found = xstrdup(d->loc);
+	return 1;
+}
+
+static const struct sink_scan_cb digest_cb = {
+    .begin = digest_begin,
+    .data = digest_data,
+    .end = digest_end,
+};
+
+/* Reads the message whose From_ line is at OFF of the mbox FD.  Returns
+ * 0 with *why_r NULL when it is the one D looks for, or with *why_r
+ * (caller frees) saying how it differs; -1 with *err_r. */
+static int mbox_verify_at(int fd, const char *path, uint64_t off,
+			  struct mbox_digest *d, char **why_r, char **err_r)
+{
+	char head[FROM_WORD_LEN];
+	ssize_t r = pread(fd, head, sizeof(head), (off_t)off);
+
+	*why_r = NULL;
+	if (r < 0) {
+		*err_r = xasprintf("mbox %s: read: %s", path, strerror(errno));
+		return -1;
+	}
+	if (r < FROM_WORD_LEN || memcmp(head, from_word, FROM_WORD_LEN) != 0) {
+		*why_r = xasprintf("mbox:%llu: no message there",
+				   (unsigned long long)off);
+		return 0;
+	}
+	d->single = true;
+	if (mbox_read(fd, path, off, &digest_cb, d, err_r) < 0)
+		return -1;
+	if (digest_matches(d))
+		return 0;
+	uint64_t size = d->n - (d->n == d->size + 1 && d->last == '\n');
+	if (size != d->size)
+		*why_r = xasprintf("mbox:%llu: %llu bytes, %llu recorded",
+				   (unsigned long long)off,
+				   (unsigned long long)d->n,
+				   (unsigned long long)d->size);
+	else
+		*why_r = xasprintf("mbox:%llu: content differs",
+				   (unsigned long long)off);
+	return 0;
+}
+
+/* Parses "mbox:OFFSET".  Returns 0, or -1 when LOCATION is no such. */
+static int mbox_parse_location(const char *location, uint64_t *off_r)
+{
+	unsigned long long off = 0;
+	int len = 0;
+
+	if (strncmp(location, "mbox:", 5) != 0 ||
+	    location[5] < '0' || location[5] > '9' ||
+	    sscanf(location, "mbox:%llu%n", &off, &len) != 1 ||
+	    location[len] != '\0')
+		return -1;
+	*off_r = off;
+	return 0;
+}
+
+/* Looks for the message at OFF, then (a reader may have rewritten the
+ * mbox) anywhere else.  Returns 0 or -1 as verify does. */
+static int mbox_verify_fd(int fd, const char *path, uint64_t off,
+			  struct mbox_digest *d, enum sink_found *found_r,
+			  char **moved_to_r, char **why_r, char **err_r)
+{
+	char *why = NULL;
+
+	if (mbox_verify_at(fd, path, off, d, &why, err_r) < 0)
+		return -1;
+	if (why == NULL) {
+		*found_r = SINK_FOUND;
+		return 0;
+	}
+	d->single = false;
+	d->skip = off;
+	int r = mbox_read(fd, path, 0, &digest_cb, d, err_r);
+	if (r < 0) {
+		free(why);
+		return -1;
+	}
+	if (d->found != NULL) {
+		*found_r = SINK_FOUND;
+		*moved_to_r = d->found;
+		d->found = NULL;
+		free(why);
+		return 0;
+	}
+	*why_r = xasprintf("%s; not elsewhere in the mbox", why);
+	free(why);
+	return 0;
+}
+
+static int mbox_verify(const struct conf_account *acct, const char *path,
+		       const char *location, uint64_t size, const char *hash,
+		       enum sink_found *found_r, char **moved_to_r,
+		       char **why_r, char **err_r)
+{
+	uint64_t off;
+
+	(void)acct;
+	*found_r = SINK_ABSENT;
+	*moved_to_r = NULL;
+	if (mbox_parse_location(location, &off) < 0) {
+		*why_r = xasprintf("%s: not an mbox location", location);
+		return 0;
+	}
+	int fd = mbox_open_read(path, err_r);
+	if (fd == -2) {
+		*why_r = xstrdup("missing");
+		return 0;
+	}
+	if (fd < 0)
+		return -1;
+	struct mbox_digest d = {.md = EVP_MD_CTX_new(), .size = size,
+				.hash = hash};
+	if (d.md == NULL)
+		util_oom();
+	int r = mbox_verify_fd(fd, path, off, &d, found_r, moved_to_r, why_r,
+			       err_r);
+	EVP_MD_CTX_free(d.md);
+	close(fd);
+	return r;
+}
+
 const struct sink_ops sink_mbox_ops = {
     .name = "mbox",
     .open = mbox_open,
@@ -1416,5 +1612,6 @@ const struct sink_ops sink_mbox_ops = {
     .rollback = mbox_rollback,
     .close = mbox_close,
     .recover = mbox_recover,
+    .verify = mbox_verify,
     .scan = mbox_scan,
 };

@@ -1049,6 +1049,172 @@ static void test_scan(const char *dir)
 	free(md);
 }
 
+/* ---- verify ----------------------------------------------------------- */
+
+/* Verifies M at LOC in MD; is the answer WANT, with MOVED_TO and WHY as
+ * given (WHY: a substring; NULL = none)? */
+static bool verify_is(const char *md, const char *loc, const struct tmsg *m,
+		      enum sink_found want, const char *moved_to,
+		      const char *why)
+{
+	struct verdict v = verify_msg(&sink_maildir_ops, md, loc, m->p, m->len);
+	bool ok = v.ret == 0 && v.found == want && v.err == NULL &&
+		  (moved_to == NULL ? v.moved_to == NULL
+				    : v.moved_to != NULL &&
+					  strcmp(v.moved_to, moved_to) == 0) &&
+		  (why == NULL ? v.why == NULL
+			       : v.why != NULL && strstr(v.why, why) != NULL);
+	if (!ok)
+		printf("# verify %s: ret %d found %d moved_to %s why %s err "
+		       "%s\n",
+		       loc, v.ret, (int)v.found, v.moved_to ? v.moved_to : "-",
+		       v.why ? v.why : "-", v.err ? v.err : "-");
+	verdict_clear(&v);
+	return ok;
+}
+
+/* Renames MD/FROM to MD/TO. */
+static void md_rename(const char *md, const char *from, const char *to)
+{
+	char *a = xasprintf("%s/%s", md, from), *b = xasprintf("%s/%s", md, to);
+	if (rename(a, b) < 0)
+		perror(b);
+	free(a);
+	free(b);
+}
+
+/* The name of LOC without its sub-directory and info: "BASE". */
+static char *base_of(const char *loc)
+{
+	const char *b = strchr(loc, '/') + 1;
+	const char *info = strstr(b, ":2,");
+	return xstrndup(b, info != NULL ? (size_t)(info - b) : strlen(b));
+}
+
+/* The index of the first message of P (N) past FROM with at least 10
+ * bytes: the changes tried on it need some. */
+static size_t pick_long(const struct placed_msg *p, size_t n, size_t from)
+{
+	size_t i = from;
+
+	while (i + 1 < n && p[i].m->len < 10)
+		i++;
+	return i;
+}
+
+static void test_verify(const char *dir)
+{
+	char *md = xasprintf("%s/verify", dir);
+	size_t n;
+	struct tmsg *t = tmsgs_new(&n);
+	struct placed_msg *p = xcalloc(n, sizeof(*p));
+	bool ok = deliver_all(md, t, n, p);
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = verify_is(md, p[i].loc, p[i].m, SINK_FOUND, NULL, NULL);
+	tap_ok(ok, "verify: every delivered message (NUL, CR, empty, 5 MB) "
+		   "is found where it was put");
+
+	/* In scan order new/ (8 of them) comes first, cur/ last: K0 is
+	 * in new/, p[n - 1] in cur/. */
+	size_t k0 = pick_long(p, n, 0), d = k0 == 0 ? 1 : 0;
+	char *b0 = base_of(p[k0].loc), *bl = base_of(p[n - 1].loc);
+	char *to_cur = xasprintf("cur/%s:2,S", b0);
+	md_rename(md, p[k0].loc, to_cur);
+	tap_ok(verify_is(md, p[k0].loc, p[k0].m, SINK_FOUND, to_cur, NULL),
+	       "verify: a message a reader moved to cur/ with flags is found "
+	       "there, moved_to says where");
+	char *reflag = xasprintf("cur/%s:2,RS", bl);
+	md_rename(md, p[n - 1].loc, reflag);
+	tap_ok(verify_is(md, p[n - 1].loc, p[n - 1].m, SINK_FOUND, reflag,
+			 NULL),
+	       "verify: a message given another flag is found");
+
+	char *f = xasprintf("%s/%s", md, p[d].loc);
+	unlink(f);
+	tap_ok(verify_is(md, p[d].loc, p[d].m, SINK_ABSENT, NULL, "missing"),
+	       "verify: a deleted file is absent: missing");
+	free(f);
+
+	f = xasprintf("%s/%s", md, to_cur);
+	if (truncate(f, (off_t)p[k0].m->len - 1) < 0)
+		perror(f);
+	char *why = xasprintf("%s: %zu bytes, %zu recorded", to_cur,
+			      p[k0].m->len - 1, p[k0].m->len);
+	tap_ok(verify_is(md, p[k0].loc, p[k0].m, SINK_ABSENT, NULL, why),
+	       "verify: a truncated file is absent, why gives both sizes");
+	free(why);
+	free(f);
+
+	size_t k = pick_long(p, n, (k0 > d ? k0 : d) + 1);
+	f = xasprintf("%s/%s", md, p[k].loc);
+	size_t len;
+	char *bytes = read_all(f, &len);
+	bytes[len / 2] ^= 0x01;
+	write_file(f, bytes, len);
+	free(bytes);
+	why = xasprintf("%s: content differs", p[k].loc);
+	tap_ok(verify_is(md, p[k].loc, p[k].m, SINK_ABSENT, NULL, why),
+	       "verify: one byte changed is absent: content differs");
+	free(why);
+	free(f);
+
+	k = pick_long(p, n, k + 1);
+	struct tmsg longer = *p[k].m;
+	longer.len--;
+	why = xasprintf("%s: %zu bytes, %zu recorded", p[k].loc, p[k].m->len,
+			longer.len);
+	tap_ok(verify_is(md, p[k].loc, &longer, SINK_ABSENT, NULL, why),
+	       "verify: another recorded size is absent");
+	free(why);
+
+	tap_ok(verify_is(md, "new/../../etc/passwd", p[3].m, SINK_ABSENT, NULL,
+			 "not a Maildir location"),
+	       "verify: a location out of the Maildir is refused");
+	char *gone = xasprintf("%s/never", dir);
+	tap_ok(verify_is(gone, p[3].loc, p[3].m, SINK_ABSENT, NULL, "missing"),
+	       "verify: a missing Maildir: missing");
+	free(gone);
+
+	/* new/ a file where a directory must be: a real read error. */
+	char *bad = xasprintf("%s/vbad", dir);
+	char *bad_new = xasprintf("%s/new", bad);
+	mkdir(bad, 0700);
+	write_file(bad_new, S("x"));
+	struct verdict v =
+	    verify_msg(&sink_maildir_ops, bad, "new/x,S=1", S("x"));
+	tap_ok(v.ret == -1 && v.err != NULL && strstr(v.err, bad) != NULL &&
+		   strstr(v.err, "new/x,S=1") != NULL,
+	       "verify: an unreadable target is an error naming it");
+	printf("# %s\n", v.err != NULL ? v.err : "(no error)");
+	verdict_clear(&v);
+	if (geteuid() == 0) {
+		tap_ok(1, "verify: unreadable file # SKIP root reads a 0000 "
+			  "file anyway");
+	} else {
+		f = xasprintf("%s/%s", md, p[4].loc);
+		chmod(f, 0);
+		v = verify_msg(&sink_maildir_ops, md, p[4].loc, p[4].m->p,
+			       p[4].m->len);
+		tap_ok(v.ret == -1 && v.err != NULL &&
+			   strstr(v.err, p[4].loc) != NULL,
+		       "verify: an unreadable file is an error naming it");
+		verdict_clear(&v);
+		free(f);
+	}
+	free(bad_new);
+	free(bad);
+	free(b0);
+	free(bl);
+	free(to_cur);
+	free(reflag);
+	for (size_t i = 0; i < n; i++)
+		free(p[i].loc);
+	free(p);
+	tmsgs_free(t, n);
+	free(md);
+}
+
 int main(void)
 {
 	char *dir = make_tmpdir();
@@ -1068,6 +1234,7 @@ int main(void)
 	test_account(dir);
 	test_recover(dir);
 	test_scan(dir);
+	test_verify(dir);
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	free(dir);
 	return tap_done();

@@ -1441,6 +1441,168 @@ static void test_scan_foreign(const char *dir)
 	free(path);
 }
 
+/* ---- verify ----------------------------------------------------------- */
+
+/* Verifies M (LEN bytes) at LOC in the mbox PATH; is the answer WANT,
+ * with MOVED_TO and WHY as given (WHY: a substring; NULL = none)? */
+static bool verify_is(const char *path, const char *loc, const char *m,
+		      size_t len, enum sink_found want, const char *moved_to,
+		      const char *why)
+{
+	struct verdict v = verify_msg(&sink_mbox_ops, path, loc, m, len);
+	bool ok = v.ret == 0 && v.found == want && v.err == NULL &&
+		  (moved_to == NULL ? v.moved_to == NULL
+				    : v.moved_to != NULL &&
+					  strcmp(v.moved_to, moved_to) == 0) &&
+		  (why == NULL ? v.why == NULL
+			       : v.why != NULL && strstr(v.why, why) != NULL);
+	if (!ok || v.why != NULL)
+		printf("# verify %s: ret %d found %d moved_to %s why %s err "
+		       "%s\n",
+		       loc, v.ret, (int)v.found, v.moved_to ? v.moved_to : "-",
+		       v.why ? v.why : "-", v.err ? v.err : "-");
+	verdict_clear(&v);
+	return ok;
+}
+
+static uint64_t loc_off(const char *loc)
+{
+	return strtoull(loc + 5, NULL, 10);
+}
+
+static void test_verify(const char *dir)
+{
+	char *path = xasprintf("%s/verify.mbox", dir);
+	size_t n;
+	struct tmsg *t = tmsgs_new(&n);
+	char **locs = xcalloc(n, sizeof(*locs));
+	bool ok = deliver_all(path, t, n, locs);
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = verify_is(path, locs[i], t[i].p, t[i].len, SINK_FOUND,
+			       NULL, NULL);
+	tap_ok(ok, "verify: every delivered message (From_ lines, quoting, "
+		   "no final newline, empty, NUL, CR, 5 MB) is found at its "
+		   "offset");
+	tap_ok(verify_is(path, locs[2], S("Subject: nl\n\nlast line\n"),
+			 SINK_FOUND, NULL, NULL),
+	       "verify: the same message with the newline the mbox added is "
+	       "found too (the mbox cannot tell them apart)");
+	tap_ok(verify_is(path, locs[1], t[2].p, t[2].len, SINK_FOUND, locs[2],
+			 NULL),
+	       "verify: a record whose offset holds another message: found "
+	       "by its hash where it is");
+	tap_ok(verify_is(path, locs[1], S("Subject: other\n\nnot there\n"),
+			 SINK_ABSENT, NULL, "; not elsewhere in the mbox"),
+	       "verify: a message in no place of the mbox is absent");
+
+	/* A reader adds a Status: header to the second message: the later
+	 * ones move 11 bytes on. */
+	size_t len;
+	char *old = read_all(path, &len);
+	uint64_t o1 = loc_off(locs[1]);
+	size_t head = (size_t)((const char *)memchr(old + o1, '\n', len - o1) +
+			       1 - old);
+	struct buf nw = {0};
+	buf_put(&nw, old, head);
+	buf_put(&nw, "Status: RO\n", 11);
+	buf_put(&nw, old + head, len - head);
+	write_file(path, nw.p, nw.len);
+	ok = verify_is(path, locs[0], t[0].p, t[0].len, SINK_FOUND, NULL,
+		       NULL);
+	for (size_t i = 2; ok && i < n; i++) {
+		char *want = xasprintf("mbox:%llu", (unsigned long long)(
+							loc_off(locs[i]) + 11));
+		ok = verify_is(path, locs[i], t[i].p, t[i].len, SINK_FOUND,
+			       want, NULL);
+		free(want);
+	}
+	tap_ok(ok, "verify: after a Status: header was added, the messages "
+		   "before are found in place, those after at their new "
+		   "offsets, in moved_to");
+	/* The size read counts the newline the mbox added. */
+	size_t read_len;
+	free(as_read(&t[1], &read_len));
+	char *why = xasprintf("%s: %zu bytes, %zu recorded; not elsewhere",
+			      locs[1], read_len + 11, t[1].len);
+	tap_ok(verify_is(path, locs[1], t[1].p, t[1].len, SINK_ABSENT, NULL,
+			 why),
+	       "verify: the message given a Status: header is absent, why "
+	       "gives both sizes");
+	free(why);
+
+	/* A reader removes the first message. */
+	write_file(path, old + o1, len - o1);
+	ok = true;
+	for (size_t i = 1; ok && i < n; i++) {
+		char *want = xasprintf("mbox:%llu", (unsigned long long)(
+							loc_off(locs[i]) - o1));
+		ok = verify_is(path, locs[i], t[i].p, t[i].len, SINK_FOUND,
+			       want, NULL);
+		free(want);
+	}
+	tap_ok(ok, "verify: after the first message was removed, each later "
+		   "one is found at its new offset, in moved_to");
+	tap_ok(verify_is(path, locs[0], t[0].p, t[0].len, SINK_ABSENT, NULL,
+			 "; not elsewhere in the mbox"),
+	       "verify: the removed message is absent");
+
+	/* One byte of the big message changed, the file as it was. */
+	write_file(path, old, len);
+	uint64_t ob = loc_off(locs[n - 1]);
+	old[ob + (len - ob) / 2] ^= 0x01;
+	write_file(path, old, len);
+	why = xasprintf("%s: content differs; not elsewhere", locs[n - 1]);
+	tap_ok(verify_is(path, locs[n - 1], t[n - 1].p, t[n - 1].len,
+			 SINK_ABSENT, NULL, why),
+	       "verify: one byte changed in a 5 MB message: content differs");
+	free(why);
+	tap_ok(verify_is(path, "mbox:1", t[0].p, t[0].len, SINK_FOUND, locs[0],
+			 NULL),
+	       "verify: a recorded offset inside a message: found by its "
+	       "hash at the right one");
+	tap_ok(verify_is(path, "mbox:99999999", t[3].p, t[3].len, SINK_FOUND,
+			 locs[3], NULL),
+	       "verify: an offset past the end: found by its hash");
+	tap_ok(verify_is(path, "mbox:1x", t[0].p, t[0].len, SINK_ABSENT, NULL,
+			 "not an mbox location"),
+	       "verify: a bad location is absent, not a crash");
+
+	char *gone = xasprintf("%s/never.mbox", dir);
+	tap_ok(verify_is(gone, locs[0], t[0].p, t[0].len, SINK_ABSENT, NULL,
+			 "missing") &&
+		   access(gone, F_OK) < 0,
+	       "verify: a missing mbox: missing, and not created");
+	free(gone);
+	char *isdir = xasprintf("%s/vdir.mbox", dir);
+	mkdir(isdir, 0700);
+	struct verdict v = verify_msg(&sink_mbox_ops, isdir, "mbox:0", S("x"));
+	tap_ok(v.ret == -1 && v.err != NULL && strstr(v.err, isdir) != NULL,
+	       "verify: an unreadable mbox is an error naming it");
+	verdict_clear(&v);
+	free(isdir);
+	if (geteuid() == 0) {
+		tap_ok(1, "verify: mode 0000 mbox # SKIP root reads it anyway");
+	} else {
+		chmod(path, 0);
+		v = verify_msg(&sink_mbox_ops, path, locs[0], t[0].p,
+			       t[0].len);
+		tap_ok(v.ret == -1 && v.err != NULL &&
+			   strstr(v.err, path) != NULL &&
+			   strstr(v.err, "Permission denied") != NULL,
+		       "verify: a mode 0000 mbox is an error naming it");
+		verdict_clear(&v);
+		chmod(path, 0600);
+	}
+	free(nw.p);
+	free(old);
+	for (size_t i = 0; i < n; i++)
+		free(locs[i]);
+	free(locs);
+	tmsgs_free(t, n);
+	free(path);
+}
+
 int main(void)
 {
 	char *dir = make_tmpdir();
@@ -1470,6 +1632,7 @@ int main(void)
 	test_recover_locked(dir);
 	test_scan(dir);
 	test_scan_foreign(dir);
+	test_verify(dir);
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	free(dir);
 	return tap_done();
