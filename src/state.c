@@ -1196,17 +1196,16 @@ int state_reindex_taken(struct state *st, const char *target,
 	return r == SQLITE_DONE ? 0 : -1;
 }
 
-/* One found message: its imported record goes, its own record comes. */
-static int reindex_one(struct state *st, const void *recs, size_t i)
+/* Runs SQL on the imported records of R's uid: ?1..?4 are its account,
+ * folder, UIDVALIDITY and uid.  *first_r (may be NULL) gets the first
+ * column of the first row, if any.  0, or -1. */
+static int imported_sql(struct state *st, const char *sql,
+			const struct state_record *r, time_t *first_r)
 {
-	const struct state_record *r = &((const struct state_record *)recs)[i];
 	sqlite3_stmt *q;
 	char *err = NULL;
 
-	if (prep(st,
-		 "DELETE FROM seen WHERE account = ? AND folder = ? AND "
-		 "uidvalidity = ? AND uid = ? AND origin <> ''",
-		 &q, &err) < 0) {
+	if (prep(st, sql, &q, &err) < 0) {
 		free(err);
 		return -1;
 	}
@@ -1215,10 +1214,30 @@ static int reindex_one(struct state *st, const void *recs, size_t i)
 	sqlite3_bind_int64(q, 3, (sqlite3_int64)r->key.uidvalidity);
 	sqlite3_bind_text(q, 4, r->key.uid, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW && first_r != NULL &&
+	    sqlite3_column_type(q, 0) != SQLITE_NULL)
+		*first_r = (time_t)sqlite3_column_int64(q, 0);
 	sqlite3_finalize(q);
-	if (rc != SQLITE_DONE)
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* One found message: its imported record goes, its own record comes,
+ * keeping the imported time (delete_after counts from it). */
+static int reindex_one(struct state *st, const void *recs, size_t i)
+{
+	struct state_record r = ((const struct state_record *)recs)[i];
+
+	if (imported_sql(st,
+			 "SELECT MIN(first_archived) FROM seen WHERE "
+			 "account = ? AND folder = ? AND uidvalidity = ? AND "
+			 "uid = ? AND origin <> ''",
+			 &r, &r.first_archived) < 0 ||
+	    imported_sql(st,
+			 "DELETE FROM seen WHERE account = ? AND folder = ? "
+			 "AND uidvalidity = ? AND uid = ? AND origin <> ''",
+			 &r, NULL) < 0)
 		return -1;
-	return insert_one(st, recs, i);
+	return insert_one(st, &r, 0);
 }
 
 int state_reindex_record(struct state *st, const struct state_record *recs,

@@ -241,6 +241,10 @@ for kind in maildir mbox; do
     t_eq "$(archive_digest "$path")" "$before" "mpop $kind: reindex left the archive alone"
     t_eq "$(sqlite3 "$db" "SELECT count(*) FROM seen WHERE origin = ''")/$(sqlite3 "$db" "SELECT count(*) FROM seen WHERE origin <> ''")" \
         "$M/0" "mpop $kind: $M records of mailhaul's own, no imported one left"
+    if [ "$kind" = mbox ]; then
+        t_eq "$(sqlite3 "$db" "SELECT count(*) FROM seen WHERE first_archived = 1")" \
+            "$M" "mpop $kind: the records keep the imported time"
+    fi
     t_ok "mpop $kind: each record has the archived copy's own size and hash" \
         "$MH_PYTHON" - "$MH_LIB_DIR" "$kind" "$path" "$db" <<'EOF'
 import hashlib, sqlite3, sys

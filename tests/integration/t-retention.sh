@@ -6,7 +6,8 @@
 # removed is archived again, not deleted; max_server_size deletes the
 # oldest archived first and only archived ones; skip_larger_than and
 # fetch_limit; --dry-run prints the plan and changes nothing; imported
-# records never authorise a deletion; a lost state is noticed.
+# records never authorise a deletion; a lost state is noticed; fetch_all
+# fills a new target without touching the records.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 mh_require_binary
@@ -256,5 +257,20 @@ t_eq "$(in_archive "$md5")" "s1 s2 s3 s4 s5 s6 s7 s8" "state lost: nothing archi
 mh_run --force
 t_rc 0 "state lost: --force archives anyway"
 t_eq "$(in_archive "$md5" | wc -w)" 16 "state lost: --force archived all 8 again"
+
+# ------------------------------------------------------------ fetch_all
+# Filling a new target: --fetch-all archives everything again into it, and
+# the records keep pointing at the first target's copies.
+md6=$T/Maildir6
+mh_config lost "${plain[@]}" deliver="maildir:$md6" state_file="$T/state5.db"
+before=$(sqlite3 "$T/state5.db" "SELECT target, location FROM seen ORDER BY uid" | md5sum)
+mh_run --fetch-all
+t_rc 0 "fetch_all into a new target: exits 0"
+t_eq "$(in_archive "$md6")" "s1 s2 s3 s4 s5 s6 s7 s8" "the new target holds every message once"
+t_eq "$(sqlite3 "$T/state5.db" "SELECT target, location FROM seen ORDER BY uid" | md5sum)" \
+    "$before" "the records of the first target are untouched"
+mh_run
+t_rc 0 "a normal poll afterwards exits 0"
+t_match "$OUT" "^lost: 0 new " "and fetches nothing"
 
 t_done
