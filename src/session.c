@@ -1121,6 +1121,14 @@ static void folder_stat(struct session *s, uint64_t from, bool ok)
 	add_stat(s, msgs, bytes, s->sum.next_due);
 }
 
+/* Can this poll delete anything?  (IMAP opens the folder read-write.) */
+static bool may_delete(const struct session *s)
+{
+	return !s->opts->dry_run &&
+	       (!s->acct->keep || s->acct->delete_after > 0 ||
+		s->acct->max_server_size > 0);
+}
+
 /* Rules that look at the messages archived before need all of them. */
 static bool whole_listing(const struct session *s)
 {
@@ -1149,7 +1157,7 @@ static int poll_folder(struct session *s, const struct source_folder *fo)
 		folder_fail(s, UTIL_FAIL_LOCAL, err);
 		return -1;
 	}
-	if (s->src_ops->select(s->src, fo, !s->acct->keep, &s->info, &f,
+	if (s->src_ops->select(s->src, fo, may_delete(s), &s->info, &f,
 			       &err) < 0) {
 		folder_fail(s, f, err);
 		return -1;
