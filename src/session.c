@@ -49,7 +49,6 @@ struct session {
 	uint64_t fetch_left;          /* fetch_limit budget */
 	uint64_t size_left;           /* fetch_size_limit budget */
 	bool fetched_any;
-	bool state_empty;             /* no record of the account at start */
 	bool archive_checked;         /* the state-lost check was made */
 	/* the sink of the folder; folders sharing a path share it */
 	struct sink *sink;
@@ -901,10 +900,11 @@ static int open_sink(struct session *s)
 	return 0;
 }
 
-/* Does the target already hold mail that the state knows nothing of
- * (the state was lost, or the target was another tool's)?  Archiving N
- * messages into it would then likely archive them twice: refused, unless
- * a handful or --force.  Returns true when refused. */
+/* Does the target already hold mail that the state knows nothing of (no
+ * record of the account, none of any account in this target: the state
+ * was lost, or the target is another tool's)?  Archiving N messages into
+ * it would then likely archive them twice: refused, unless a handful or
+ * --force.  Returns true when refused. */
 #define HANDFUL 5
 static bool archive_unknown(struct session *s, size_t n)
 {
@@ -912,10 +912,23 @@ static bool archive_unknown(struct session *s, size_t n)
 	static const struct sink_scan_cb any = {.begin = scan_stop};
 	char *err = NULL;
 
-	if (s->archive_checked || !s->state_empty || s->opts->force ||
-	    n <= HANDFUL || ops->scan == NULL)
+	uint64_t known = 0;
+	bool target_known = false;
+
+	if (s->archive_checked || s->opts->force || n <= HANDFUL ||
+	    ops->scan == NULL)
 		return false;
 	s->archive_checked = true;
+	/* Counted now: what earlier folders of this poll archived is known,
+	 * and so is a target that other accounts share. */
+	if (state_count(s->st, s->acct->name, &known, &err) < 0 ||
+	    (known == 0 &&
+	     state_target_known(s->st, s->target, &target_known, &err) < 0)) {
+		folder_fail(s, UTIL_FAIL_LOCAL, err);
+		return true;
+	}
+	if (known > 0 || target_known)
+		return false;
 	int r = ops->scan(s->acct, s->sink_path, &any, NULL, &err);
 	if (r < 0) {
 		folder_fail(s, UTIL_FAIL_LOCAL, err);
@@ -1313,20 +1326,16 @@ static int recover_journal(struct session *s)
 /* --- the poll --- */
 
 /* Reads the expiry clock, moves it as plan_clock allows and records it
- * (not in a dry run), and notes whether the state knows the account at
- * all.  Returns 0, or -1 (failed). */
+ * (not in a dry run).  Returns 0, or -1 (failed). */
 static int start_clock(struct session *s)
 {
 	time_t high = 0;
-	uint64_t n = 0;
 	char *err = NULL;
 
-	if (state_clock_get(s->st, s->acct->name, &high, &err) < 0 ||
-	    state_count(s->st, s->acct->name, &n, &err) < 0) {
+	if (state_clock_get(s->st, s->acct->name, &high, &err) < 0) {
 		session_fail(s, UTIL_FAIL_LOCAL, err);
 		return -1;
 	}
-	s->state_empty = n == 0;
 	s->now = plan_clock(high, time(NULL));
 	if (high > 0 && s->now == high && time(NULL) < high)
 		log_debug(s->acct->name,

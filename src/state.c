@@ -1245,3 +1245,20 @@ int state_reindex_record(struct state *st, const struct state_record *recs,
 {
 	return batch(st, reindex_one, recs, n, "record", err_r);
 }
+
+int state_target_known(struct state *st, const char *target, bool *found_r,
+		       char **err_r)
+{
+	sqlite3_stmt *q;
+
+	if (prep(st, "SELECT 1 FROM seen WHERE target = ? LIMIT 1", &q,
+		 err_r) < 0)
+		return -1;
+	sqlite3_bind_text(q, 1, target, -1, SQLITE_STATIC);
+	int r = sqlite3_step(q);
+	*found_r = r == SQLITE_ROW;
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		*err_r = db_error(st, "lookup");
+	sqlite3_finalize(q);
+	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : -1;
+}

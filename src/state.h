@@ -296,4 +296,9 @@ int state_reindex_taken(struct state *st, const char *target,
 int state_reindex_record(struct state *st, const struct state_record *recs,
 			 size_t n, char **err_r);
 
+/* Sets *found_r: does a record of any account point into TARGET
+ * ("maildir:/path")?  0, or -1 with *err_r. */
+int state_target_known(struct state *st, const char *target, bool *found_r,
+		       char **err_r);
+
 #endif

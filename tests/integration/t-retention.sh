@@ -258,6 +258,12 @@ mh_run --force
 t_rc 0 "state lost: --force archives anyway"
 t_eq "$(in_archive "$md5" | wc -w)" 16 "state lost: --force archived all 8 again"
 
+# A second account archiving into the same target is no lost state: the
+# target's mail is known from the first account's records.
+mh_config lost2 "${plain[@]}" deliver="maildir:$md5" state_file="$T/state5.db"
+mh_run
+t_rc 0 "a second account sharing the target is not refused"
+
 # ------------------------------------------------------------ fetch_all
 # Filling a new target: --fetch-all archives everything again into it, and
 # the records keep pointing at the first target's copies.
