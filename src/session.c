@@ -50,6 +50,8 @@ struct session {
 	uint64_t size_left;           /* fetch_size_limit budget */
 	bool fetched_any;
 	bool archive_checked;         /* the state-lost check was made */
+	bool clock_known;             /* the state has polled the account */
+	bool refused;                 /* the state-lost check refused */
 	/* the sink of the folder; folders sharing a path share it */
 	struct sink *sink;
 	char *sink_path;
@@ -915,8 +917,8 @@ static bool archive_unknown(struct session *s, size_t n)
 	uint64_t known = 0;
 	bool target_known = false;
 
-	if (s->archive_checked || s->opts->force || n <= HANDFUL ||
-	    ops->scan == NULL)
+	if (s->archive_checked || s->clock_known || s->opts->force ||
+	    n <= HANDFUL || ops->scan == NULL)
 		return false;
 	s->archive_checked = true;
 	/* Counted now: what earlier folders of this poll archived is known,
@@ -936,6 +938,7 @@ static bool archive_unknown(struct session *s, size_t n)
 	}
 	if (r == 0)
 		return false;
+	s->refused = true;
 	session_fail(s, UTIL_FAIL_CONFIG,
 		     xasprintf("%s already holds mail but the state has no "
 			       "record of this account, so %zu messages may "
@@ -1325,8 +1328,9 @@ static int recover_journal(struct session *s)
 
 /* --- the poll --- */
 
-/* Reads the expiry clock, moves it as plan_clock allows and records it
- * (not in a dry run).  Returns 0, or -1 (failed). */
+/* Reads the expiry clock and moves it as plan_clock allows.  A state
+ * with a clock has polled the account before: with no record of it, the
+ * user forgot them on purpose.  Returns 0, or -1 (failed). */
 static int start_clock(struct session *s)
 {
 	time_t high = 0;
@@ -1336,17 +1340,25 @@ static int start_clock(struct session *s)
 		session_fail(s, UTIL_FAIL_LOCAL, err);
 		return -1;
 	}
+	s->clock_known = high > 0;
 	s->now = plan_clock(high, time(NULL));
 	if (high > 0 && s->now == high && time(NULL) < high)
 		log_debug(s->acct->name,
 			  "the system clock is behind the last poll's: "
 			  "expiry keeps the recorded time");
-	if (!s->opts->dry_run &&
-	    state_clock_put(s->st, s->acct->name, s->now, &err) < 0) {
-		session_fail(s, UTIL_FAIL_LOCAL, err);
-		return -1;
-	}
 	return 0;
+}
+
+/* Records the expiry clock once the poll is over, unless it was a dry
+ * run or refused for a lost state (which must refuse again). */
+static void save_clock(struct session *s)
+{
+	char *err = NULL;
+
+	if (s->opts->dry_run || s->refused || s->now == 0)
+		return;
+	if (state_clock_put(s->st, s->acct->name, s->now, &err) < 0)
+		session_fail(s, UTIL_FAIL_LOCAL, err);
 }
 
 static int open_source(struct session *s, const struct source_folder **f_r,
@@ -1455,6 +1467,7 @@ enum util_fail session_poll(const struct conf_account *acct, struct state *st,
 	log_progress_end();
 	/* POP3 applies its deletions at QUIT: only when nothing failed. */
 	finish(&s, ok && s.error == NULL && !s.opts->dry_run);
+	save_clock(&s);
 out:
 	session_free(&s);
 	res->error = s.error;
