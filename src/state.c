@@ -525,6 +525,20 @@ static int prep(struct state *st, const char *sql, sqlite3_stmt **stmt_r,
 	return 0;
 }
 
+/* Steps Q, a bound query: *found_r says whether it gave a row.  Finalizes
+ * Q.  0, or -1 with *err_r (WHAT names the work). */
+static int step_exists(struct state *st, sqlite3_stmt *q, const char *what,
+		       bool *found_r, char **err_r)
+{
+	int r = sqlite3_step(q);
+
+	*found_r = r == SQLITE_ROW;
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		*err_r = db_error(st, what);
+	sqlite3_finalize(q);
+	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : -1;
+}
+
 int state_folder_get(struct state *st, const char *account, const char *folder,
 		     struct state_folder *f_r, bool *found_r, char **err_r)
 {
@@ -592,12 +606,7 @@ int state_folder_has_other(struct state *st, const char *account,
 	sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, folder, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 3, (sqlite3_int64)uidvalidity);
-	int r = sqlite3_step(q);
-	*found_r = r == SQLITE_ROW;
-	if (r != SQLITE_ROW && r != SQLITE_DONE)
-		*err_r = db_error(st, "folder lookup");
-	sqlite3_finalize(q);
-	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : -1;
+	return step_exists(st, q, "folder lookup", found_r, err_r);
 }
 
 int state_find_by_content(struct state *st, const char *account,
@@ -719,12 +728,7 @@ int state_uid_other_size(struct state *st, const struct state_key *key,
 		 &q, err_r) < 0)
 		return -1;
 	bind_key(q, key);
-	int r = sqlite3_step(q);
-	*found_r = r == SQLITE_ROW;
-	if (r != SQLITE_ROW && r != SQLITE_DONE)
-		*err_r = db_error(st, "lookup");
-	sqlite3_finalize(q);
-	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : -1;
+	return step_exists(st, q, "lookup", found_r, err_r);
 }
 
 int state_set_location(struct state *st, const struct state_key *key,
@@ -1255,10 +1259,5 @@ int state_target_known(struct state *st, const char *target, bool *found_r,
 		 err_r) < 0)
 		return -1;
 	sqlite3_bind_text(q, 1, target, -1, SQLITE_STATIC);
-	int r = sqlite3_step(q);
-	*found_r = r == SQLITE_ROW;
-	if (r != SQLITE_ROW && r != SQLITE_DONE)
-		*err_r = db_error(st, "lookup");
-	sqlite3_finalize(q);
-	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : -1;
+	return step_exists(st, q, "lookup", found_r, err_r);
 }
