@@ -1194,11 +1194,13 @@ out:
  * message that did not end in a newline reads back with the one the
  * sink added: verify accepts either. */
 
+/* -DREAD_BUF=7 builds a reader that meets every buffer boundary. */
+#ifndef READ_BUF
 #define READ_BUF (64 * 1024)
+#endif
 
 struct mbox_reader {
 	int fd;
-	const char *path;
 	unsigned char *buf; /* READ_BUF bytes */
 	size_t pos, len;    /* unread: buf[pos..len) */
 	uint64_t next;      /* file offset of buf[len] */
@@ -1341,20 +1343,16 @@ static int reader_step(struct mbox_reader *r)
 static int mbox_read(int fd, const char *path, uint64_t from,
 		     const struct sink_scan_cb *cb, void *ctx, char **err_r)
 {
-	struct mbox_reader r = {.fd = fd, .path = path, .next = from,
-				.cb = cb, .ctx = ctx, .prev_blank = true};
+	struct mbox_reader r = {.fd = fd, .next = from, .cb = cb, .ctx = ctx,
+				.prev_blank = true};
+	ssize_t avail;
 	int ret = 0;
 
 	r.buf = xmalloc(READ_BUF);
-	for (;;) {
-		ssize_t avail = reader_fill(&r, 1);
-		if (avail < 0 || avail == 0)
-			ret = (int)avail;
-		else
-			ret = reader_step(&r);
-		if (ret != 0 || avail == 0)
-			break;
-	}
+	while ((avail = reader_fill(&r, 1)) > 0 && (ret = reader_step(&r)) == 0)
+		;
+	if (avail < 0)
+		ret = -1;
 	if (ret == 0 && r.in_msg)
 		ret = reader_end_msg(&r);
 	if (ret < 0)
