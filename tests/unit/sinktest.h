@@ -252,9 +252,8 @@ static inline int scan_log_begin(void *ctx, const char *loc)
 		l->cap = l->cap ? 2 * l->cap : 16;
 		l->m = xrealloc(l->m, l->cap * sizeof(*l->m));
 	}
-	l->m[l->n++] = (struct scanned){.loc = xstrdup(loc),
-					.p = xmalloc(1),
-					.cap = 1};
+	l->m[l->n++] =
+	    (struct scanned){.loc = xstrdup(loc), .p = xmalloc(1), .cap = 1};
 	l->open = true;
 	return 0;
 }
@@ -408,8 +407,8 @@ static inline struct tmsg *tmsgs_new(size_t *n_r)
 						  : "line %u of the big one, "
 						    "some text to fill it\n",
 				 line);
-		size_t c = SINKTEST_BIG - k < (size_t)m ? SINKTEST_BIG - k
-							: (size_t)m;
+		size_t c =
+		    SINKTEST_BIG - k < (size_t)m ? SINKTEST_BIG - k : (size_t)m;
 		memcpy(big + k, l, c);
 		k += c;
 	}
