@@ -839,8 +839,7 @@ static int maildir_scan(const struct conf_account *acct, const char *path,
 	}
 	unsigned char *buf = xmalloc(READ_CHUNK);
 	for (size_t i = 0; i < 2 && r == 0; i++)
-		r = maildir_scan_sub(dirfd, path, subs[i], buf, cb, ctx,
-				     err_r);
+		r = maildir_scan_sub(dirfd, path, subs[i], buf, cb, ctx, err_r);
 	free(buf);
 	close(dirfd);
 	return r;
@@ -887,7 +886,8 @@ static int maildir_compare(int fd, const struct stat *st, const char *where,
 
 /* Opens the message recorded at LOCATION, or the file a reader renamed it
  * to (*moved_r, caller frees).  Returns the fd; -2 when neither is
- * there; -1 with errno (*where_r: the file that failed). */
+ * there; -3 when *where_r is no regular file; -1 with errno (*where_r:
+ * the file that failed). */
 static int maildir_open_recorded(int dirfd, const char *location,
 				 struct stat *st, char **moved_r,
 				 const char **where_r)
@@ -895,20 +895,22 @@ static int maildir_open_recorded(int dirfd, const char *location,
 	*moved_r = NULL;
 	*where_r = location;
 	int fd = maildir_open_msg(dirfd, location, st);
-	if (fd != -2 || faccessat(dirfd, location, F_OK,
-				  AT_SYMLINK_NOFOLLOW) == 0)
-		return fd; /* there: a message, an error, or no file */
+	if (fd != -2)
+		return fd;
+	if (faccessat(dirfd, location, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return -3;
 	*moved_r = maildir_find_moved(dirfd, location);
 	if (*moved_r == NULL)
 		return -2;
 	*where_r = *moved_r;
-	return maildir_open_msg(dirfd, *moved_r, st);
+	fd = maildir_open_msg(dirfd, *moved_r, st);
+	return fd == -2 ? -3 : fd;
 }
 
 static int maildir_verify(const struct conf_account *acct, const char *path,
-			  const char *location, uint64_t size,
-			  const char *hash, enum sink_found *found_r,
-			  char **moved_to_r, char **why_r, char **err_r)
+			  const char *location, uint64_t size, const char *hash,
+			  enum sink_found *found_r, char **moved_to_r,
+			  char **why_r, char **err_r)
 {
 	struct stat st;
 	char *moved = NULL, *why = NULL;
@@ -929,12 +931,14 @@ static int maildir_verify(const struct conf_account *acct, const char *path,
 		return -1;
 	}
 	if (dirfd >= 0)
-		fd = maildir_open_recorded(dirfd, location, &st, &moved,
-					   &where);
+		fd =
+		    maildir_open_recorded(dirfd, location, &st, &moved, &where);
 	if (fd == -2)
 		why = xstrdup("missing");
-	else if (fd < 0 || maildir_compare(fd, &st, where, size, hash,
-					   &why) < 0) {
+	else if (fd == -3)
+		why = xasprintf("%s: not a regular file", where);
+	else if (fd < 0 ||
+		 maildir_compare(fd, &st, where, size, hash, &why) < 0) {
 		*err_r = xasprintf("maildir %s: %s: %s", path, where,
 				   strerror(errno));
 		ret = -1;

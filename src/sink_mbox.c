@@ -1194,22 +1194,24 @@ out:
  * message that did not end in a newline reads back with the one the
  * sink added: verify accepts either. */
 
+/* -DREAD_BUF=7 builds a reader that meets every buffer boundary. */
+#ifndef READ_BUF
 #define READ_BUF (64 * 1024)
+#endif
 
 struct mbox_reader {
 	int fd;
-	const char *path;
 	unsigned char *buf; /* READ_BUF bytes */
 	size_t pos, len;    /* unread: buf[pos..len) */
-	uint64_t next;      /* file offset of buf[len] */
+	uint64_t next;	    /* file offset of buf[len] */
 	bool eof;
 	/* the parse */
 	const struct sink_scan_cb *cb;
 	void *ctx;
-	int cb_ret;      /* a callback's non-zero value */
-	bool in_msg;     /* inside a message's lines */
+	int cb_ret;	 /* a callback's non-zero value */
+	bool in_msg;	 /* inside a message's lines */
 	bool prev_blank; /* the line before was empty (or none) */
-	bool held_nl;    /* a blank line held back: the separator if a
+	bool held_nl;	 /* a blank line held back: the separator if a
 			  * From_ line follows */
 	struct sink_mbox_quoter q;
 };
@@ -1266,7 +1268,8 @@ static int reader_line(struct mbox_reader *r, bool emit)
 		unsigned char *nl = memchr(p, '\n', (size_t)avail);
 		size_t k = nl != NULL ? (size_t)(nl - p) + 1 : (size_t)avail;
 		r->pos += k;
-		if (emit && sink_mbox_quoter_feed(&r->q, p, k, reader_put, r) < 0)
+		if (emit &&
+		    sink_mbox_quoter_feed(&r->q, p, k, reader_put, r) < 0)
 			return 1;
 		if (nl != NULL)
 			return 0;
@@ -1341,20 +1344,16 @@ static int reader_step(struct mbox_reader *r)
 static int mbox_read(int fd, const char *path, uint64_t from,
 		     const struct sink_scan_cb *cb, void *ctx, char **err_r)
 {
-	struct mbox_reader r = {.fd = fd, .path = path, .next = from,
-				.cb = cb, .ctx = ctx, .prev_blank = true};
+	struct mbox_reader r = {
+	    .fd = fd, .next = from, .cb = cb, .ctx = ctx, .prev_blank = true};
+	ssize_t avail;
 	int ret = 0;
 
 	r.buf = xmalloc(READ_BUF);
-	for (;;) {
-		ssize_t avail = reader_fill(&r, 1);
-		if (avail < 0 || avail == 0)
-			ret = (int)avail;
-		else
-			ret = reader_step(&r);
-		if (ret != 0 || avail == 0)
-			break;
-	}
+	while ((avail = reader_fill(&r, 1)) > 0 && (ret = reader_step(&r)) == 0)
+		;
+	if (avail < 0)
+		ret = -1;
 	if (ret == 0 && r.in_msg)
 		ret = reader_end_msg(&r);
 	if (ret < 0)
@@ -1510,10 +1509,10 @@ static int mbox_verify_at(int fd, const char *path, uint64_t off,
 		return 0;
 	uint64_t size = d->n - (d->n == d->size + 1 && d->last == '\n');
 	if (size != d->size)
-		*why_r = xasprintf("mbox:%llu: %llu bytes, %llu recorded",
-				   (unsigned long long)off,
-				   (unsigned long long)d->n,
-				   (unsigned long long)d->size);
+		*why_r =
+		    xasprintf("mbox:%llu: %llu bytes, %llu recorded",
+			      (unsigned long long)off, (unsigned long long)d->n,
+			      (unsigned long long)d->size);
 	else
 		*why_r = xasprintf("mbox:%llu: content differs",
 				   (unsigned long long)off);
@@ -1526,8 +1525,8 @@ static int mbox_parse_location(const char *location, uint64_t *off_r)
 	unsigned long long off = 0;
 	int len = 0;
 
-	if (strncmp(location, "mbox:", 5) != 0 ||
-	    location[5] < '0' || location[5] > '9' ||
+	if (strncmp(location, "mbox:", 5) != 0 || location[5] < '0' ||
+	    location[5] > '9' ||
 	    sscanf(location, "mbox:%llu%n", &off, &len) != 1 ||
 	    location[len] != '\0')
 		return -1;
@@ -1589,8 +1588,8 @@ static int mbox_verify(const struct conf_account *acct, const char *path,
 	}
 	if (fd < 0)
 		return -1;
-	struct mbox_digest d = {.md = EVP_MD_CTX_new(), .size = size,
-				.hash = hash};
+	struct mbox_digest d = {
+	    .md = EVP_MD_CTX_new(), .size = size, .hash = hash};
 	if (d.md == NULL)
 		util_oom();
 	int r = mbox_verify_fd(fd, path, off, &d, found_r, moved_to_r, why_r,

@@ -226,7 +226,7 @@ static inline void mem_hash(const void *p, size_t len, char out[65])
 struct scanned {
 	char *loc;
 	char *p;
-	size_t len;
+	size_t len, cap;
 };
 
 /* What a scan gave, in order.  STOP_AT > 0: the begin of message number
@@ -252,8 +252,8 @@ static inline int scan_log_begin(void *ctx, const char *loc)
 		l->cap = l->cap ? 2 * l->cap : 16;
 		l->m = xrealloc(l->m, l->cap * sizeof(*l->m));
 	}
-	l->m[l->n++] = (struct scanned){.loc = xstrdup(loc),
-					.p = xmalloc(1)};
+	l->m[l->n++] =
+	    (struct scanned){.loc = xstrdup(loc), .p = xmalloc(1), .cap = 1};
 	l->open = true;
 	return 0;
 }
@@ -265,7 +265,10 @@ static inline int scan_log_data(void *ctx, const void *buf, size_t len)
 
 	if (!l->open || len == 0)
 		l->bad++;
-	m->p = xrealloc(m->p, m->len + len + 1);
+	if (m->len + len + 1 > m->cap) {
+		m->cap = 2 * (m->len + len + 1);
+		m->p = xrealloc(m->p, m->cap);
+	}
 	memcpy(m->p + m->len, buf, len);
 	m->len += len;
 	return 0;
@@ -404,8 +407,8 @@ static inline struct tmsg *tmsgs_new(size_t *n_r)
 						  : "line %u of the big one, "
 						    "some text to fill it\n",
 				 line);
-		size_t c = SINKTEST_BIG - k < (size_t)m ? SINKTEST_BIG - k
-							: (size_t)m;
+		size_t c =
+		    SINKTEST_BIG - k < (size_t)m ? SINKTEST_BIG - k : (size_t)m;
 		memcpy(big + k, l, c);
 		k += c;
 	}

@@ -2,7 +2,8 @@
 /* Unit tests for the Maildir sink: unique names, the no-replace move, and
  * whole runs against a temporary Maildir (commit, abort, rollback, write
  * errors, flags into cur/, dates, the maildirfolder marker, places fixed
- * at prepare, the account tag and its tmp/ sweep, recovery). */
+ * at prepare, the account tag and its tmp/ sweep, recovery, scan and
+ * verify). */
 #include "config.h"
 
 #include <dirent.h>
@@ -1126,9 +1127,9 @@ static void test_verify(const char *dir)
 	       "there, moved_to says where");
 	char *reflag = xasprintf("cur/%s:2,RS", bl);
 	md_rename(md, p[n - 1].loc, reflag);
-	tap_ok(verify_is(md, p[n - 1].loc, p[n - 1].m, SINK_FOUND, reflag,
-			 NULL),
-	       "verify: a message given another flag is found");
+	tap_ok(
+	    verify_is(md, p[n - 1].loc, p[n - 1].m, SINK_FOUND, reflag, NULL),
+	    "verify: a message given another flag is found");
 
 	char *f = xasprintf("%s/%s", md, p[d].loc);
 	unlink(f);
@@ -1167,6 +1168,17 @@ static void test_verify(const char *dir)
 	tap_ok(verify_is(md, p[k].loc, &longer, SINK_ABSENT, NULL, why),
 	       "verify: another recorded size is absent");
 	free(why);
+
+	/* A directory where the message was. */
+	k = pick_long(p, n, k + 1);
+	f = xasprintf("%s/%s", md, p[k].loc);
+	unlink(f);
+	mkdir(f, 0700);
+	why = xasprintf("%s: not a regular file", p[k].loc);
+	tap_ok(verify_is(md, p[k].loc, p[k].m, SINK_ABSENT, NULL, why),
+	       "verify: a directory in the message's place is absent");
+	free(why);
+	free(f);
 
 	tap_ok(verify_is(md, "new/../../etc/passwd", p[3].m, SINK_ABSENT, NULL,
 			 "not a Maildir location"),

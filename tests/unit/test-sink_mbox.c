@@ -2,7 +2,8 @@
 /* Unit tests for the mbox sink: mboxrd quoting both ways, the From_ line,
  * the sender, and whole runs against a temporary mbox (commit, abort,
  * rollback, locks taken at prepare, write errors, failed commits, the
- * offsets, sizes and hashes prepare gives, sink_hash_range, recovery). */
+ * offsets, sizes and hashes prepare gives, sink_hash_range, recovery,
+ * scan of our own and other tools' mboxes, verify). */
 #include "config.h"
 
 #include <errno.h>
@@ -1501,18 +1502,17 @@ static void test_verify(const char *dir)
 	size_t len;
 	char *old = read_all(path, &len);
 	uint64_t o1 = loc_off(locs[1]);
-	size_t head = (size_t)((const char *)memchr(old + o1, '\n', len - o1) +
-			       1 - old);
+	size_t head =
+	    (size_t)((const char *)memchr(old + o1, '\n', len - o1) + 1 - old);
 	struct buf nw = {0};
 	buf_put(&nw, old, head);
 	buf_put(&nw, "Status: RO\n", 11);
 	buf_put(&nw, old + head, len - head);
 	write_file(path, nw.p, nw.len);
-	ok = verify_is(path, locs[0], t[0].p, t[0].len, SINK_FOUND, NULL,
-		       NULL);
+	ok = verify_is(path, locs[0], t[0].p, t[0].len, SINK_FOUND, NULL, NULL);
 	for (size_t i = 2; ok && i < n; i++) {
-		char *want = xasprintf("mbox:%llu", (unsigned long long)(
-							loc_off(locs[i]) + 11));
+		char *want = xasprintf(
+		    "mbox:%llu", (unsigned long long)(loc_off(locs[i]) + 11));
 		ok = verify_is(path, locs[i], t[i].p, t[i].len, SINK_FOUND,
 			       want, NULL);
 		free(want);
@@ -1525,18 +1525,18 @@ static void test_verify(const char *dir)
 	free(as_read(&t[1], &read_len));
 	char *why = xasprintf("%s: %zu bytes, %zu recorded; not elsewhere",
 			      locs[1], read_len + 11, t[1].len);
-	tap_ok(verify_is(path, locs[1], t[1].p, t[1].len, SINK_ABSENT, NULL,
-			 why),
-	       "verify: the message given a Status: header is absent, why "
-	       "gives both sizes");
+	tap_ok(
+	    verify_is(path, locs[1], t[1].p, t[1].len, SINK_ABSENT, NULL, why),
+	    "verify: the message given a Status: header is absent, why "
+	    "gives both sizes");
 	free(why);
 
 	/* A reader removes the first message. */
 	write_file(path, old + o1, len - o1);
 	ok = true;
 	for (size_t i = 1; ok && i < n; i++) {
-		char *want = xasprintf("mbox:%llu", (unsigned long long)(
-							loc_off(locs[i]) - o1));
+		char *want = xasprintf(
+		    "mbox:%llu", (unsigned long long)(loc_off(locs[i]) - o1));
 		ok = verify_is(path, locs[i], t[i].p, t[i].len, SINK_FOUND,
 			       want, NULL);
 		free(want);
@@ -1585,8 +1585,7 @@ static void test_verify(const char *dir)
 		tap_ok(1, "verify: mode 0000 mbox # SKIP root reads it anyway");
 	} else {
 		chmod(path, 0);
-		v = verify_msg(&sink_mbox_ops, path, locs[0], t[0].p,
-			       t[0].len);
+		v = verify_msg(&sink_mbox_ops, path, locs[0], t[0].p, t[0].len);
 		tap_ok(v.ret == -1 && v.err != NULL &&
 			   strstr(v.err, path) != NULL &&
 			   strstr(v.err, "Permission denied") != NULL,
