@@ -39,7 +39,14 @@
 #            check_imap_archive flat|maildir++|tree|mboxdir|mbox PATH DIR
 #            FOLDER..., imap_check_mtime, imap_check_flags,
 #            fake_imap_start SCENARIO, fake_imap_stop (tests/fake/imapfake.py)
-#   misc     re_escape STR, n_lines TEXT
+#   time     mh_faketime_init (TZ=UTC, DAY, BASE = today 12:00 UTC; ASan
+#            accepts libfaketime's preload), mh_at DAYS [HOURS] (BASE plus
+#            that, as faketime takes it; with MH_FAKETIME, mh_run runs then)
+#   misc     re_escape STR, n_lines TEXT, mh_subjects DIR... (the Subjects
+#            of the message files in the DIRs, sorted, on one line),
+#            mh_mkmsg DIR NAME [BODYBYTES [FILL]] (DIR/NAME: a message with
+#            Subject and Message-ID NAME; equal BODYBYTES and name lengths
+#            give equal sizes)
 #
 # Environment: MAILHAUL (the binary) or MAILHAUL_BUILDDIR (its build
 # directory; default ../../build), MH_CERT_DIR (share one test CA between
@@ -998,4 +1005,35 @@ fake_imap_stop() {
         FAKE_PID=
     fi
     return 0
+}
+
+# ---------------------------------------------------------------- time
+
+mh_faketime_init() {
+    export TZ=UTC
+    DAY=86400
+    BASE=$(($(date +%s) / DAY * DAY + 12 * 3600))
+    # libfaketime is preloaded: with ASan, it comes before libasan.
+    if [ -n "${ASAN_OPTIONS:-}" ] || ldd "$MAILHAUL" 2>/dev/null | grep -q libasan; then
+        export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+    fi
+}
+
+mh_at() {
+    date -u -d "@$((BASE + $1 * DAY + ${2:-0} * 3600))" '+%Y-%m-%d %H:%M:%S'
+}
+
+mh_subjects() {
+    find "$@" -maxdepth 1 -type f -exec sed -n 's/^Subject: //p' {} + 2>/dev/null |
+        sort | tr '\n' ' ' | sed 's/ $//'
+}
+
+mh_mkmsg() {
+    mkdir -p "$1"
+    {
+        printf 'From: Seed <seed@example.org>\nTo: alice@example.org\n'
+        printf 'Subject: %s\nMessage-ID: <%s@mailhaul.test>\n\n' "$2" "$2"
+        head -c "${3:-300}" /dev/zero | tr '\0' "${4:-x}" | fold -w 60
+        printf '\n'
+    } >"$1/$2"
 }

@@ -8,36 +8,23 @@
 . "$(dirname "$0")/lib.sh"
 mh_require_binary
 
-if [ -n "${ASAN_OPTIONS:-}" ] || ldd "$MAILHAUL" 2>/dev/null | grep -q libasan; then
-    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-fi
-export TZ=UTC
-DAY=86400
-BASE=$(( $(date +%s) / DAY * DAY + 12 * 3600 ))
+mh_faketime_init
 poll_at() { # DAYS HOURS [ARGS...]
     local when
-    when=$(date -u -d "@$((BASE + $1 * DAY + $2 * 3600))" '+%Y-%m-%d %H:%M:%S')
+    when=$(mh_at "$1" "$2")
     shift 2
     MH_FAKETIME=$when mh_run "$@"
-}
-
-mkmsg() { # DIR NAME
-    mkdir -p "$1"
-    printf 'From: Seed <seed@example.org>\nSubject: %s\nMessage-ID: <%s@imap-retention.test>\n\n%s\n' \
-        "$2" "$2" "$(head -c 2000 /dev/zero | tr '\0' z | fold -w 50)" >"$1/$2"
 }
 
 # server FOLDER: the Subjects left in FOLDER on the server, sorted.
 server() {
     local dir
     dir=$(dc_imap_dir "$1")
-    find "$dir/cur" "$dir/new" -maxdepth 1 -type f \
-        -exec sed -n 's/^Subject: //p' {} + 2>/dev/null | sort | tr '\n' ' ' | sed 's/ $//'
+    mh_subjects "$dir/cur" "$dir/new"
 }
 
 archived() {
-    find "$md/cur" "$md/new" -maxdepth 1 -type f \
-        -exec sed -n 's/^Subject: //p' {} + | sort | tr '\n' ' ' | sed 's/ $//'
+    mh_subjects "$md/cur" "$md/new"
 }
 
 dc_start || exit 1
@@ -47,12 +34,12 @@ imap=(protocol=imap tls=none port="$IMAP_PORT" tls_ca_file=
 mh_config imr "${imap[@]}" delete_after=5d
 imap_oracle create Lists/dev || exit 1
 
-for n in a1 a2 a3; do mkmsg "$T/s0" "$n"; done
+for n in a1 a2 a3; do mh_mkmsg "$T/s0" "$n" 2000 z; done
 dc_imap_seed INBOX "$T"/s0/*
 poll_at 0 0
 t_rc 0 "day 0: exits 0"
-for n in b1 b2; do mkmsg "$T/s2" "$n"; done
-for n in d1 d2; do mkmsg "$T/s2dev" "$n"; done
+for n in b1 b2; do mh_mkmsg "$T/s2" "$n" 2000 z; done
+for n in d1 d2; do mh_mkmsg "$T/s2dev" "$n" 2000 z; done
 dc_imap_seed INBOX "$T"/s2/*
 dc_imap_seed Lists/dev "$T"/s2dev/*
 poll_at 2 0
@@ -76,7 +63,7 @@ t_eq "$(server INBOX) / $(server Lists/dev)" " / " "day 7: both folders emptied"
 t_eq "$(archived)" "a1 a2 a3 b1 b2 d1 d2" "the archive holds each message once"
 
 # max_server_size: 6 messages of about 2 KB, room for 2.
-for n in o1 o2 o3 o4 o5 o6; do mkmsg "$T/so" "$n"; done
+for n in o1 o2 o3 o4 o5 o6; do mh_mkmsg "$T/so" "$n" 2000 z; done
 dc_imap_seed Lists/dev "$T"/so/*
 mh_config imr "${imap[@]}" max_server_size=5K
 poll_at 8 0

@@ -12,54 +12,28 @@
 . "$(dirname "$0")/lib.sh"
 mh_require_binary
 
-# libfaketime is preloaded: with ASan, it comes before libasan.
-if [ -n "${ASAN_OPTIONS:-}" ] || ldd "$MAILHAUL" 2>/dev/null | grep -q libasan; then
-    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-fi
+mh_faketime_init
 
-DAY=86400
-BASE=$(( $(date +%s) / DAY * DAY + 12 * 3600 ))
-# at DAYS [HOURS]: the fake time BASE + DAYS days + HOURS, for faketime.
-# Polls that should find messages due come an hour after the due time:
-# faketime starts the clock at the given second, and a run takes a moment.
-at() {
-    date -u -d "@$((BASE + $1 * DAY + ${2:-0} * 3600))" '+%Y-%m-%d %H:%M:%S'
-}
-export TZ=UTC
-
-# mkmsg DIR NAME [BODYBYTES]: a message with Subject and Message-ID NAME.
-mkmsg() {
-    mkdir -p "$1"
-    {
-        printf 'From: Seed <seed@example.org>\nTo: alice@example.org\n'
-        printf 'Subject: %s\nMessage-ID: <%s@retention.test>\n' "$2" "$2"
-        printf 'Date: Mon, 02 Jan 2023 03:04:05 +0000\n\n'
-        head -c "${3:-300}" /dev/zero | tr '\0' 'x' | fold -w 60
-        printf '\n'
-    } >"$1/$2"
-}
-
-# on_server: the Subjects of the messages on the server, sorted, one line.
 on_server() {
-    find "$MAILDIR_SRV/cur" "$MAILDIR_SRV/new" -maxdepth 1 -type f \
-        -exec sed -n 's/^Subject: //p' {} + | sort | tr '\n' ' ' | sed 's/ $//'
+    mh_subjects "$MAILDIR_SRV/cur" "$MAILDIR_SRV/new"
 }
 
-# in_archive DIR: the Subjects archived in the Maildir DIR, sorted.
 in_archive() {
-    find "$1/cur" "$1/new" -maxdepth 1 -type f \
-        -exec sed -n 's/^Subject: //p' {} + | sort | tr '\n' ' ' | sed 's/ $//'
+    mh_subjects "$1/cur" "$1/new"
 }
 
 seed() {
     local d=$T/seed-$1 n
     shift
-    for n in "$@"; do mkmsg "$d" "$n"; done
+    for n in "$@"; do mh_mkmsg "$d" "$n"; done
     dc_seed "$d"/*
 }
 
+# poll_at DAYS HOURS [ARGS...]: a poll at that fake time.  Polls that
+# should find messages due come an hour after the due time: faketime
+# starts the clock at the given second, and a run takes a moment.
 poll_at() {
-    MH_FAKETIME=$(at "$1" "$2")
+    MH_FAKETIME=$(mh_at "$1" "$2")
     shift 2
     mh_run "$@"
     MH_FAKETIME=
@@ -131,14 +105,14 @@ names1=() names2=() big=()
 for i in $(seq -w 1 20); do names1+=("m$i"); done
 for i in $(seq -w 21 40); do names2+=("m$i"); done
 for i in $(seq -w 41 50); do big+=("z$i"); done
-for n in "${names1[@]}"; do mkmsg "$T/seed-M1" "$n" 1000; done
+for n in "${names1[@]}"; do mh_mkmsg "$T/seed-M1" "$n" 1000; done
 dc_seed "$T"/seed-M1/*
 mh_config off "${plain[@]}" deliver="maildir:$md2" state_file="$st2" \
     skip_larger_than=10K
 poll_at 20 0
 t_rc 0 "offload: day 20 archives 20"
-for n in "${names2[@]}"; do mkmsg "$T/seed-M2" "$n" 1000; done
-for n in "${big[@]}"; do mkmsg "$T/seed-M2" "$n" 20000; done
+for n in "${names2[@]}"; do mh_mkmsg "$T/seed-M2" "$n" 1000; done
+for n in "${big[@]}"; do mh_mkmsg "$T/seed-M2" "$n" 20000; done
 dc_seed "$T"/seed-M2/*
 poll_at 21 0
 t_rc 0 "offload: day 21 archives 20 more, skips 10 too large"
@@ -198,7 +172,7 @@ t_match "$ERR" "off: warning: [0-9]+ bytes stay on the server, more than max_ser
 
 # ------------------------------------------------------------ fetch_limit
 find "$MAILDIR_SRV/cur" "$MAILDIR_SRV/new" -type f -delete
-for i in 1 2 3 4 5 6 7; do mkmsg "$T/seed-L" "l$i"; done
+for i in 1 2 3 4 5 6 7; do mh_mkmsg "$T/seed-L" "l$i"; done
 dc_seed "$T"/seed-L/*
 md3=$T/Maildir3
 mh_config lim "${plain[@]}" deliver="maildir:$md3" state_file="$T/state3.db" \
@@ -215,7 +189,7 @@ t_eq "$(in_archive "$md3")" "l1 l2 l3 l4 l5 l6 l7" "then the last one"
 # Records imported from fetchmail stop re-downloads but never authorise a
 # deletion, even with keep = no.
 find "$MAILDIR_SRV/cur" "$MAILDIR_SRV/new" -type f -delete
-for i in 1 2 3 4 5; do mkmsg "$T/seed-I" "i$i"; done
+for i in 1 2 3 4 5; do mh_mkmsg "$T/seed-I" "i$i"; done
 dc_seed "$T"/seed-I/*
 uidls=$("$MH_PYTHON" - "$POP3_PORT" "$MAIL_USER" "$MAIL_PASS" <<'EOF'
 import poplib, sys
@@ -242,7 +216,7 @@ t_eq "$(in_archive "$md4")" "i3 i4 i5" "the 3 others are archived (and deleted)"
 # The state of an account whose archive holds mail is gone: more than a
 # handful to fetch is refused with exit 78; --force archives anyway.
 find "$MAILDIR_SRV/cur" "$MAILDIR_SRV/new" -type f -delete
-for i in 1 2 3 4 5 6 7 8; do mkmsg "$T/seed-S" "s$i"; done
+for i in 1 2 3 4 5 6 7 8; do mh_mkmsg "$T/seed-S" "s$i"; done
 dc_seed "$T"/seed-S/*
 md5=$T/Maildir5
 mh_config lost "${plain[@]}" deliver="maildir:$md5" state_file="$T/state5.db"

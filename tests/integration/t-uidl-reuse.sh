@@ -9,32 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 mh_require_binary
 
-if [ -n "${ASAN_OPTIONS:-}" ] || ldd "$MAILHAUL" 2>/dev/null | grep -q libasan; then
-    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-fi
-export TZ=UTC
-DAY=86400
-BASE=$(( $(date +%s) / DAY * DAY + 12 * 3600 ))
-at() {
-    date -u -d "@$((BASE + $1 * DAY))" '+%Y-%m-%d %H:%M:%S'
-}
-
-# mkmsg DIR NAME BODYBYTES: Subject and Message-ID NAME.  Names of equal
-# length and equal BODYBYTES give messages of equal size.
-mkmsg() {
-    mkdir -p "$1"
-    {
-        printf 'From: Seed <seed@example.org>\nTo: alice@example.org\n'
-        printf 'Subject: %s\nMessage-ID: <%s@reuse.test>\n\n' "$2" "$2"
-        head -c "$3" /dev/zero | tr '\0' "${4:-x}" | fold -w 60
-        printf '\n'
-    } >"$1/$2"
-}
-
-subjects() {
-    find "$@" -maxdepth 1 -type f -exec sed -n 's/^Subject: //p' {} + |
-        sort | tr '\n' ' ' | sed 's/ $//'
-}
+mh_faketime_init
 
 uidls() {
     "$MH_PYTHON" - "$POP3_PORT" "$MAIL_USER" "$MAIL_PASS" <<'PY'
@@ -51,7 +26,7 @@ export DC_EXTRA_CONF='protocol pop3 {
 }'
 dc_start || exit 1
 md=$T/Maildir
-for i in 1 2 3 4 5 6; do mkmsg "$T/old" "old-$i" 400; done
+for i in 1 2 3 4 5 6; do mh_mkmsg "$T/old" "old-$i" 400; done
 dc_seed "$T"/old/*
 t_eq "$(uidls)" "1 2 3 4 5 6" "dovecot hands out UIDLs 1..6"
 conf() {
@@ -59,9 +34,9 @@ conf() {
         deliver="maildir:$md" delete_after=1d
 }
 conf
-MH_FAKETIME=$(at 0) mh_run
+MH_FAKETIME=$(mh_at 0) mh_run
 t_rc 0 "day 0: the old messages are archived"
-t_eq "$(subjects "$md/new" "$md/cur")" "old-1 old-2 old-3 old-4 old-5 old-6" "archive holds the 6 old ones"
+t_eq "$(mh_subjects "$md/new" "$md/cur")" "old-1 old-2 old-3 old-4 old-5 old-6" "archive holds the 6 old ones"
 
 # The mailbox is replaced; dovecot starts counting UIDs at 1 again.
 dc_stop
@@ -69,28 +44,28 @@ rm -f "$MAILDIR_SRV"/cur/* "$MAILDIR_SRV"/new/* "$MAILDIR_SRV"/dovecot-uidlist \
     "$MAILDIR_SRV"/dovecot.index* "$MAILDIR_SRV"/dovecot-uidvalidity*
 # new-1..new-3: same size as old-1..old-3 (other bytes); new-4..new-6
 # another size.
-for i in 1 2 3; do mkmsg "$T/new" "new-$i" 400 y; done
-for i in 4 5 6; do mkmsg "$T/new" "new-$i" 900 y; done
+for i in 1 2 3; do mh_mkmsg "$T/new" "new-$i" 400 y; done
+for i in 4 5 6; do mh_mkmsg "$T/new" "new-$i" 900 y; done
 dc_start || exit 1
 dc_seed "$T"/new/*
 conf
 t_eq "$(uidls)" "1 2 3 4 5 6" "the new messages reuse UIDLs 1..6"
 t_eq "$(stat -c %s "$T/new/new-1")" "$(stat -c %s "$T/old/old-1")" "new-1 has old-1's size"
 
-MH_FAKETIME=$(at 5) mh_run
+MH_FAKETIME=$(mh_at 5) mh_run
 t_rc 0 "day 5 (delete_after long past): exits 0"
-t_eq "$(subjects "$md/new" "$md/cur")" \
+t_eq "$(mh_subjects "$md/new" "$md/cur")" \
     "new-1 new-2 new-3 new-4 new-5 new-6 old-1 old-2 old-3 old-4 old-5 old-6" \
     "every new message is archived, the old ones once"
-t_eq "$(subjects "$MAILDIR_SRV/new" "$MAILDIR_SRV/cur")" \
+t_eq "$(mh_subjects "$MAILDIR_SRV/new" "$MAILDIR_SRV/cur")" \
     "new-1 new-2 new-3 new-4 new-5 new-6" "no new message was deleted (each is 0 days old)"
 t_match "$ERR" "reuse: warning: the server reuses UIDL 1 for a different message: archiving it as new" \
     "a warning names a reused UIDL of the same size"
-MH_FAKETIME=$(at 7) mh_run
+MH_FAKETIME=$(mh_at 7) mh_run
 t_rc 0 "day 7: exits 0"
-t_eq "$(subjects "$MAILDIR_SRV/new" "$MAILDIR_SRV/cur")" "" \
+t_eq "$(mh_subjects "$MAILDIR_SRV/new" "$MAILDIR_SRV/cur")" "" \
     "day 7: the new messages, archived on day 5, are deleted"
-t_eq "$(subjects "$md/new" "$md/cur")" \
+t_eq "$(mh_subjects "$md/new" "$md/cur")" \
     "new-1 new-2 new-3 new-4 new-5 new-6 old-1 old-2 old-3 old-4 old-5 old-6" \
     "the archive holds all 12, each once"
 
