@@ -21,7 +21,7 @@ struct cli {
 	bool fetch_all;         /* --fetch-all */
 	bool json;              /* status --json */
 	bool yes;               /* forget --yes: no question on a TTY */
-	const char *folder;     /* forget --folder */
+	const char *folder;     /* forget and import --folder */
 	const char *from;       /* import --from */
 	const char *command;    /* NULL: poll */
 	char **args;            /* the words after the command */
