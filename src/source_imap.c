@@ -311,8 +311,10 @@ size_t source_imap_batch(const struct source_msg *msgs, const size_t *idx,
 	return start + source_imap_uid_set(uids, k, set, cap);
 }
 
-const char *source_imap_verdict(const struct source_msg *m,
-				const struct source_imap_reply *r)
+/* What is wrong with reply R to message M whatever part was asked for,
+ * or NULL. */
+static const char *reply_verdict(const struct source_msg *m,
+				 const struct source_imap_reply *r)
 {
 	if (r->uid == 0)
 		return "server sent a FETCH reply without UID";
@@ -320,6 +322,16 @@ const char *source_imap_verdict(const struct source_msg *m,
 		return "server sent the reply for another message";
 	if (r->stray)
 		return "server sent a body part that was not asked for";
+	return NULL;
+}
+
+const char *source_imap_verdict(const struct source_msg *m,
+				const struct source_imap_reply *r)
+{
+	const char *v = reply_verdict(m, r);
+
+	if (v != NULL)
+		return v;
 	if (r->nil && m->size > 0)
 		return "server sent no body (NIL)";
 	if (r->raw_bytes < m->size)
@@ -332,12 +344,10 @@ const char *source_imap_verdict(const struct source_msg *m,
 const char *source_imap_header_verdict(const struct source_msg *m,
 				       const struct source_imap_reply *r)
 {
-	if (r->uid == 0)
-		return "server sent a FETCH reply without UID";
-	if (r->uid != m->index)
-		return "server sent the reply for another message";
-	if (r->stray)
-		return "server sent a body part that was not asked for";
+	const char *v = reply_verdict(m, r);
+
+	if (v != NULL)
+		return v;
 	if (r->nil && m->size > 0)
 		return "server sent no header (NIL)";
 	if (r->raw_bytes > m->size)
