@@ -596,11 +596,29 @@ out:
 	return fd;
 }
 
+/* Returns FD when it is a regular file, else closes it and returns -1
+ * with *err_r ("mbox PATH: WHAT: why"). */
+static int mbox_regular(int fd, const char *path, const char *what,
+			char **err_r)
+{
+	struct stat st;
+	const char *why = NULL;
+
+	if (fstat(fd, &st) < 0)
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	if (why == NULL)
+		return fd;
+	*err_r = xasprintf("mbox %s: %s: %s", path, what, why);
+	close(fd);
+	return -1;
+}
+
 /* Opens the mbox at PATH, creating it if missing.  Returns the fd, or -1
  * with *err_r. */
 static int mbox_open_fd(const char *path, char **err_r)
 {
-	struct stat st;
 	int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
 
 	if (fd < 0 && errno != ENOENT) {
@@ -609,17 +627,7 @@ static int mbox_open_fd(const char *path, char **err_r)
 	}
 	if (fd < 0 && (fd = mbox_create(path, err_r)) < 0)
 		return -1;
-	const char *why = NULL;
-	if (fstat(fd, &st) < 0)
-		why = strerror(errno);
-	else if (!S_ISREG(st.st_mode))
-		why = "not a regular file";
-	if (why != NULL) {
-		*err_r = xasprintf("mbox %s: open: %s", path, why);
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return mbox_regular(fd, path, "open", err_r);
 }
 
 /* ---- the sink --------------------------------------------------------- */
@@ -1368,7 +1376,6 @@ static int mbox_read(int fd, const char *path, uint64_t from,
  * missing, or -1 with *err_r. */
 static int mbox_open_read(const char *path, char **err_r)
 {
-	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0 && errno == ENOENT)
@@ -1377,17 +1384,7 @@ static int mbox_open_read(const char *path, char **err_r)
 		*err_r = xasprintf("mbox %s: open: %s", path, strerror(errno));
 		return -1;
 	}
-	const char *why = NULL;
-	if (fstat(fd, &st) < 0)
-		why = strerror(errno);
-	else if (!S_ISREG(st.st_mode))
-		why = "not a regular file";
-	if (why != NULL) {
-		*err_r = xasprintf("mbox %s: read: %s", path, why);
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return mbox_regular(fd, path, "read", err_r);
 }
 
 static int mbox_scan(const struct conf_account *acct, const char *path,
