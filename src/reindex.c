@@ -427,7 +427,9 @@ static int mark_taken(struct state *st, struct archive *ar, char **err_r)
 					       &t.refs[i].len);
 		t.refs[i].copy = i;
 	}
-	qsort(t.refs, ar->n, sizeof(*t.refs), cmp_loc_ref);
+	/* qsort may not be given NULL, even with 0 elements */
+	if (ar->n > 1)
+		qsort(t.refs, ar->n, sizeof(*t.refs), cmp_loc_ref);
 	int r = state_reindex_taken(st, ar->target, taken_one, &t, err_r);
 	free(t.refs);
 	return r;
@@ -456,7 +458,8 @@ static int archive_scan(const struct conf_account *acct,
 			*err_r = xasprintf("%s: scan failed", ar->target);
 		return -1;
 	}
-	qsort(ar->keys, ar->n_keys, sizeof(*ar->keys), cmp_hkey);
+	if (ar->n_keys > 1)
+		qsort(ar->keys, ar->n_keys, sizeof(*ar->keys), cmp_hkey);
 	return mark_taken(st, ar, err_r);
 }
 
@@ -846,7 +849,8 @@ static struct cand *candidates(struct rx *r, const struct source_folder *fo,
 		seen_free(&set);
 		return NULL;
 	}
-	qsort(set.s, set.n, sizeof(*set.s), cmp_seen);
+	if (set.n > 1)
+		qsort(set.s, set.n, sizeof(*set.s), cmp_seen);
 	c = xcalloc(l->n + 1, sizeof(*c));
 	for (size_t i = 0; i < l->n; i++) {
 		bool own, imported;
