@@ -769,12 +769,21 @@ static void report_too_large(struct session *s)
 	}
 }
 
+/* "folder "NAME": " where the source has folders, else "" (caller
+ * frees). */
+static char *folder_label(const struct session *s)
+{
+	return s->folder->name[0] != '\0'
+		       ? xasprintf("folder \"%s\": ", s->folder->display)
+		       : xstrdup("");
+}
+
 /* --dry-run: the plan, one line per message that would be touched. */
 static void print_plan(struct session *s)
 {
 	const struct source_listing *l = s->listing;
 	const char *name = s->acct->name;
-	char bytes[32];
+	char bytes[32], *label = folder_label(s);
 
 	for (size_t i = 0; i < l->n; i++) {
 		const struct plan_item *it = &s->items[i];
@@ -796,21 +805,18 @@ static void print_plan(struct session *s)
 		}
 		if (verb == NULL)
 			continue;
-		printf("%s: %s%s%swould %s %s (%" PRIu64 " bytes): %s\n", name,
-		       s->folder->name[0] != '\0' ? "folder \"" : "",
-		       s->folder->name[0] != '\0' ? s->folder->display : "",
-		       s->folder->name[0] != '\0' ? "\": " : "", verb,
+		printf("%s: %swould %s %s (%" PRIu64 " bytes): %s\n", name,
+		       label, verb,
 		       l->msgs[i].uid[0] != '\0' ? l->msgs[i].uid : "(no uid)",
 		       l->msgs[i].size, plan_why_name(it->why));
 	}
 	util_human_bytes(s->sum.fetch_bytes, bytes, sizeof(bytes));
-	printf("%s: %s%s%swould fetch %zu (%s), would delete %zu, "
+	printf("%s: %swould fetch %zu (%s), would delete %zu, "
 	       "%zu too large, %zu deferred\n",
-	       name, s->folder->name[0] != '\0' ? "folder \"" : "",
-	       s->folder->name[0] != '\0' ? s->folder->display : "",
-	       s->folder->name[0] != '\0' ? "\": " : "", s->sum.fetch, bytes,
-	       s->sum.delete, s->sum.too_large, s->sum.deferred);
+	       name, label, s->sum.fetch, bytes, s->sum.delete,
+	       s->sum.too_large, s->sum.deferred);
 	fflush(stdout);
+	free(label);
 }
 
 static int plan_listing(struct session *s, size_t **fetch_r, size_t *n_r)
@@ -824,15 +830,15 @@ static int plan_listing(struct session *s, size_t **fetch_r, size_t *n_r)
 	else
 		report_too_large(s);
 	if (s->acct->keep && s->acct->max_server_size > 0 &&
-	    s->sum.left_bytes > s->acct->max_server_size)
+	    s->sum.left_bytes > s->acct->max_server_size) {
+		char *label = folder_label(s);
 		log_warn(s->acct->name,
-			 "%s%s%s%" PRIu64 " bytes stay on the server, more "
-			 "than max_server_size: the rest is not archived yet "
-			 "or may not be deleted",
-			 s->folder->name[0] != '\0' ? "folder \"" : "",
-			 s->folder->name[0] != '\0' ? s->folder->display : "",
-			 s->folder->name[0] != '\0' ? "\": " : "",
-			 s->sum.left_bytes);
+			 "%s%" PRIu64 " bytes stay on the server, more than "
+			 "max_server_size: the rest is not archived yet or "
+			 "may not be deleted",
+			 label, s->sum.left_bytes);
+		free(label);
+	}
 	/* The budget is the account's, over all its folders. */
 	s->fetch_left -= s->sum.fetch <= s->fetch_left ? s->sum.fetch
 						       : s->fetch_left;
@@ -1184,11 +1190,13 @@ static int poll_folder(struct session *s, const struct source_folder *fo)
 			  fo->display);
 		s->res->on_server += s->info.exists;
 		add_stat(s, s->info.exists, UINT64_MAX, prev.next_due);
-		if (s->opts->dry_run)
-			printf("%s: %s%s%sunchanged since the last poll: "
-			       "nothing to fetch or delete\n",
-			       s->acct->name, fo->name[0] != '\0' ? "folder \"" : "",
-			       fo->display, fo->name[0] != '\0' ? "\": " : "");
+		if (s->opts->dry_run) {
+			char *label = folder_label(s);
+			printf("%s: %sunchanged since the last poll: nothing "
+			       "to fetch or delete\n",
+			       s->acct->name, label);
+			free(label);
+		}
 		return 0;
 	}
 	/* keep = yes: what was there at the last clean poll is archived, so

@@ -57,6 +57,16 @@ t_rc 0 "day 6: exits 0"
 t_eq "$(server INBOX) / $(server Lists/dev)" "b1 b2 / d1 d2" "day 6: nothing due, nothing deleted"
 t_nomatch "$ERR" "(UID FETCH|UID SEARCH|UID STORE)" "day 6: no message-level command (the folders are unchanged and nothing is due)"
 
+poll_at 6 0 --dry-run
+t_match "$OUT" '^imr: folder "Lists/dev": unchanged since the last poll: nothing to fetch or delete$' \
+    "day 6 dry run: an unchanged folder with nothing due says so"
+
+poll_at 7 1 --dry-run
+t_match "$OUT" '^imr: folder "INBOX": would delete [0-9]+ \([0-9]+ bytes\): delete_after$' \
+    "day 7 dry run: names the folder and the rule"
+t_match "$OUT" '^imr: folder "Lists/dev": would fetch 0 \(0 B\), would delete 2, 0 too large, 0 deferred$' \
+    "day 7 dry run: the folder's totals"
+
 poll_at 7 1
 t_rc 0 "day 7: exits 0"
 t_eq "$(server INBOX) / $(server Lists/dev)" " / " "day 7: both folders emptied"
