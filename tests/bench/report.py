@@ -22,6 +22,13 @@ def fmt(x, spec):
     return "-" if x is None else format(x, spec)
 
 
+def rate(count, wall):
+    if wall <= 0:
+        return "-"
+    r = count / wall
+    return format(r, ".0f" if r >= 10 else ".2f")
+
+
 def main(argv):
     params = dict(l.rstrip("\n").split(" ", 1) for l in open(argv[2]) if " " in l)
     count = int(params["count"])
@@ -72,7 +79,7 @@ def main(argv):
             best = min(peers) if peers else None
             out.append("| %s | %s | %s | %.3f | %.3f | %.1f | %s | %s | %s |" % (
                 who, proto, target, wall, cpu, rss,
-                fmt(count / wall if wall > 0 and phase == "download" else None, ".0f"),
+                rate(count, wall) if phase == "download" else "-",
                 fmt(wall / floor if floor and who != FLOOR else None, ".2f"),
                 fmt(wall / best if best and who != FLOOR else None, ".2f")))
             if note:
