@@ -13,8 +13,9 @@ OK (exit 0) when the archive holds every expected message exactly once,
 byte for byte, and nothing else.  A message may carry trace header
 fields a delivery agent put in front of the original header (fetchmail's
 and mpop's Received:, getmail's Delivered-To:/Return-Path:): up to 8
-whole header fields before the original first line are allowed, and
-counted ("prepended"); any other difference is a failure.  mbox: From_
+whole header fields before the original first line are allowed, and so
+is mbsync's "X-TUID: " + 12 characters as the header's last field; both
+are counted ("prepended"); any other difference is a failure.  mbox: From_
 separator lines at the start or after a blank line; the blank line before
 the next separator is not part of the message; lines ^>+From lose one ">"
 (the corpus has no ">From " line, so mboxrd and mboxo read the same).
@@ -28,6 +29,8 @@ import re
 import sys
 
 QUOTED = re.compile(rb"^>(>*From )", re.M)
+# mbsync's own field, the last of the header, with no option to drop it.
+XTUID = re.compile(rb"^X-TUID: [A-Za-z0-9+/]{12}\n(?=\n)", re.M)
 FIELD = re.compile(rb"[!-9;-~]+:")
 
 
@@ -113,6 +116,17 @@ def strip_fields(b):
         yield b[pos:]
 
 
+def tool_variants(b):
+    """Yields B as it may have been before a tool added its fields: less
+    up to 8 fields in front, or less mbsync's X-TUID: at the end of the
+    header."""
+    yield from strip_fields(b)
+    head_end = b.find(b"\n\n")
+    m = XTUID.search(b, 0, head_end + 2 if head_end >= 0 else len(b))
+    if m:
+        yield b[:m.start()] + b[m.end():]
+
+
 def main(argv):
     if len(argv) != 4 or argv[1] not in ("maildir", "mbox"):
         print(__doc__.strip(), file=sys.stderr)
@@ -139,7 +153,7 @@ def main(argv):
             n += 1
             h = digest(b)
             if h not in want:
-                h = next((digest(s) for s in strip_fields(b)
+                h = next((digest(s) for s in tool_variants(b)
                           if digest(s) in want), None)
                 if h is None:
                     extra.append(b[:60])
