@@ -8,7 +8,6 @@
 
 #include <openssl/evp.h>
 
-#include "auth.h"
 #include "crash.h"
 #include "folder.h"
 #include "log.h"
@@ -571,16 +570,12 @@ static int verify_copy(struct session *s, size_t i)
 	}
 	if (!found)
 		return 0;
-	const char *colon = strchr(seen.target, ':');
-	char *kind = colon != NULL
-			 ? xstrndup(seen.target, (size_t)(colon - seen.target))
-			 : xstrdup(seen.target);
-	const struct sink_ops *ops = sink_ops_named(kind);
-	free(kind);
+	const char *path = NULL;
+	const struct sink_ops *ops = sink_ops_of_target(seen.target, &path);
 	/* An MDA took the message: there is nothing mailhaul can look at. */
-	if (ops == NULL || ops->verify == NULL || colon == NULL)
+	if (ops == NULL || ops->verify == NULL)
 		goto out;
-	if (ops->verify(s->acct, colon + 1, seen.location, seen.archived_size,
+	if (ops->verify(s->acct, path, seen.location, seen.archived_size,
 			seen.hash, &there, &moved, &why, &err) < 0) {
 		folder_fail(s, UTIL_FAIL_LOCAL, err);
 		ret = -1;
@@ -1239,11 +1234,8 @@ static int poll_folder(struct session *s, const struct source_folder *fo)
 static int recover_target(struct session *s, struct state_intent *in,
 			  size_t n)
 {
-	const char *target = in[0].rec.target;
-	const char *colon = strchr(target, ':');
-	char *kind = colon != NULL ? xstrndup(target, (size_t)(colon - target))
-				   : xstrdup(target);
-	const struct sink_ops *ops = sink_ops_named(kind);
+	const char *target = in[0].rec.target, *path = NULL;
+	const struct sink_ops *ops = sink_ops_of_target(target, &path);
 	struct sink_intent *si = xcalloc(n, sizeof(*si));
 	struct state_record *found = xcalloc(n, sizeof(*found));
 	struct state_key *gone = xcalloc(n, sizeof(*gone));
@@ -1251,8 +1243,7 @@ static int recover_target(struct session *s, struct state_intent *in,
 	char *err = NULL;
 	int ret = -1;
 
-	free(kind);
-	if (ops == NULL || ops->recover == NULL || colon == NULL) {
+	if (ops == NULL || ops->recover == NULL) {
 		session_fail(s, UTIL_FAIL_LOCAL,
 			     xasprintf("journal: unknown target \"%s\"",
 				       target));
@@ -1265,7 +1256,7 @@ static int recover_target(struct session *s, struct state_intent *in,
 					     .disk_hash = in[i].disk_hash,
 					     .prefix = in[i].prefix,
 					     .prefix_len = in[i].prefix_len};
-	int r = ops->recover(s->acct, colon + 1, si, n, &err);
+	int r = ops->recover(s->acct, path, si, n, &err);
 	if (r < 0) {
 		char *m = xasprintf("recovery after an interruption: %s", err);
 		free(err);
@@ -1373,15 +1364,10 @@ static int open_source(struct session *s, const struct source_folder **f_r,
 		       size_t *n_r)
 {
 	enum util_fail f = UTIL_FAIL_TEMP;
-	char *password = NULL, *err = NULL;
+	char *err = NULL;
 
-	if (auth_get_password(s->acct, &password, &err) < 0) {
-		session_fail(s, UTIL_FAIL_AUTH, err);
-		return -1;
-	}
-	int r = s->src_ops->open(s->acct, password, &s->src, &f, &err);
-	util_free_secret(&password);
-	if (r < 0 || s->src_ops->folders(s->src, f_r, n_r, &f, &err) < 0) {
+	if (source_open_account(s->src_ops, s->acct, &s->src, f_r, n_r, &f,
+				&err) < 0) {
 		session_fail(s, f, err);
 		return -1;
 	}

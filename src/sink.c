@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -34,6 +35,20 @@ const struct sink_ops *sink_ops_named(const char *name)
 		if (strcmp(all[i]->name, name) == 0)
 			return all[i];
 	return NULL;
+}
+
+const struct sink_ops *sink_ops_of_target(const char *target,
+					  const char **path_r)
+{
+	const char *colon = strchr(target, ':');
+
+	if (colon == NULL)
+		return NULL;
+	char *kind = xstrndup(target, (size_t)(colon - target));
+	const struct sink_ops *ops = sink_ops_named(kind);
+	free(kind);
+	*path_r = colon + 1;
+	return ops;
 }
 
 void sink_account_tag(const struct conf_account *acct,

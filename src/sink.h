@@ -171,6 +171,11 @@ extern const struct sink_ops sink_mda_ops;
 const struct sink_ops *sink_ops_for(enum conf_target target);
 /* Returns the ops whose name is NAME ("maildir", "mbox", "mda"), or NULL. */
 const struct sink_ops *sink_ops_named(const char *name);
+/* Returns the ops of a recorded TARGET ("maildir:/path"), with *path_r
+ * pointing at its path in TARGET; NULL when the kind is unknown or
+ * TARGET has none. */
+const struct sink_ops *sink_ops_of_target(const char *target,
+					  const char **path_r);
 
 /* Writes into OUT the account's tag: 12 hex digits of SHA-256 of its name
  * (ACCT NULL: ""), which marks the staging files of the account so that
