@@ -10,7 +10,6 @@
 
 #include <openssl/evp.h>
 
-#include "auth.h"
 #include "folder.h"
 #include "lock.h"
 #include "log.h"
@@ -938,15 +937,10 @@ static int rx_open(struct rx *r, const struct source_folder **f_r,
 		   size_t *n_r)
 {
 	enum util_fail f = UTIL_FAIL_TEMP;
-	char *password = NULL, *err = NULL;
+	char *err = NULL;
 
-	if (auth_get_password(r->acct, &password, &err) < 0) {
-		rx_fail(r, UTIL_FAIL_AUTH, err);
-		return -1;
-	}
-	int ret = r->src_ops->open(r->acct, password, &r->src, &f, &err);
-	util_free_secret(&password);
-	if (ret < 0 || r->src_ops->folders(r->src, f_r, n_r, &f, &err) < 0) {
+	if (source_open_account(r->src_ops, r->acct, &r->src, f_r, n_r, &f,
+				&err) < 0) {
 		rx_fail(r, f, err);
 		return -1;
 	}

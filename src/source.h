@@ -142,4 +142,13 @@ extern const struct source_ops source_imap_ops;
 /* Returns the ops for a configured protocol, or NULL if not built in. */
 const struct source_ops *source_ops_for(enum conf_protocol protocol);
 
+/* Gets ACCT's password, opens a session with OPS and resolves the
+ * account's folders (see open and folders).  Returns 0, or -1 with
+ * *fail_r (UTIL_FAIL_AUTH when the password could not be had) and
+ * *err_r; *src_r may then hold a session to close. */
+int source_open_account(const struct source_ops *ops,
+			const struct conf_account *acct, struct source **src_r,
+			const struct source_folder **f_r, size_t *n_r,
+			enum util_fail *fail_r, char **err_r);
+
 #endif
