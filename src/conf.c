@@ -753,6 +753,11 @@ static void check_lock_timeout(cfg_t *cfg, cfg_opt_t *opt)
 	check_range(cfg, opt, 0, 86400);
 }
 
+static void check_max_parallel(cfg_t *cfg, cfg_opt_t *opt)
+{
+	check_range(cfg, opt, 1, CONF_MAX_PARALLEL_MAX);
+}
+
 static void check_mda_timeout(cfg_t *cfg, cfg_opt_t *opt)
 {
 	check_range(cfg, opt, 1, 3600);
@@ -941,6 +946,7 @@ static const struct {
     {"port", check_port},
     {"timeout", check_timeout},
     {"lock_timeout", check_lock_timeout},
+    {"max_parallel", check_max_parallel},
     {"mda_timeout", check_mda_timeout},
     {"tls_ca_file", check_ca_file},
     {"tls_fingerprint", check_fingerprint},
@@ -1073,6 +1079,7 @@ static cfg_t *schema_new(void)
 	    CFG_STR("state_file", NULL, CFGF_NODEFAULT),
 	    CFG_INT_CB("log_level", LOG_LEVEL_INFO, CFGF_NONE, parse_log_level),
 	    CFG_INT("lock_timeout", 0, CFGF_NONE),
+	    CFG_INT("max_parallel", CONF_MAX_PARALLEL_DEFAULT, CFGF_NONE),
 	    CFG_SEC(section_account, account_opts,
 		    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	    /* MULTI only so that a second block can be found, and refused
@@ -1485,6 +1492,7 @@ static void conf_fill(struct conf_parse *ctx, struct conf *conf)
 		conf->state_file = conf_default_state_file();
 	conf->log_level = (enum log_level)cfg_getint(root, "log_level");
 	conf->lock_timeout = (int)cfg_getint(root, "lock_timeout");
+	conf->max_parallel = (int)cfg_getint(root, "max_parallel");
 	check_defaults(ctx);
 	conf->n_accounts = cfg_size(root, section_account);
 	conf->accounts = xcalloc(conf->n_accounts, sizeof(*conf->accounts));

@@ -71,11 +71,18 @@ struct conf_account {
 	int line;                  /* where the account block starts */
 };
 
+/* Accounts polled at once, each in a worker process of its own: enough
+ * to hide many accounts' round trips behind each other, few enough that
+ * one host with many accounts does not see a crowd of connections. */
+#define CONF_MAX_PARALLEL_DEFAULT 8
+#define CONF_MAX_PARALLEL_MAX 64
+
 struct conf {
 	char *path;
 	char *state_file;          /* "~" expanded */
 	enum log_level log_level;
 	int lock_timeout;          /* seconds to wait for an account's lock */
+	int max_parallel;          /* accounts polled at once */
 	struct conf_account *accounts;
 	size_t n_accounts;
 };

@@ -3,6 +3,8 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -34,23 +36,40 @@ void log_progress_end(void)
 	log_progress_shown = false;
 }
 
+/* The whole line goes out in one write(2): workers polling accounts in
+ * parallel share stderr, and their lines must not interleave. */
 void log_msg(enum log_level level, const char *account, const char *fmt, ...)
 {
+	char buf[1024], *line = buf;
 	va_list ap;
+	int head, body;
 
 	if (level > log_level)
 		return;
 	log_progress_end();
-	fputs("mailhaul: ", stderr);
-	if (account != NULL)
-		fprintf(stderr, "%s: ", account);
-	if (level == LOG_LEVEL_WARN)
-		fputs("warning: ", stderr);
+	head = snprintf(buf, sizeof(buf), "mailhaul: %s%s%s",
+			account != NULL ? account : "",
+			account != NULL ? ": " : "",
+			level == LOG_LEVEL_WARN ? "warning: " : "");
+	if (head < 0 || (size_t)head >= sizeof(buf) - 1)
+		head = (int)strlen(buf);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	body = vsnprintf(buf + head, sizeof(buf) - (size_t)head, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (body < 0)
+		body = 0;
+	if ((size_t)head + (size_t)body + 2 > sizeof(buf)) {
+		line = xmalloc((size_t)head + (size_t)body + 2);
+		memcpy(line, buf, (size_t)head);
+		va_start(ap, fmt);
+		vsnprintf(line + head, (size_t)body + 1, fmt, ap);
+		va_end(ap);
+	}
+	line[head + body] = '\n';
 	fflush(stderr);
+	(void)!write(STDERR_FILENO, line, (size_t)head + (size_t)body + 1);
+	if (line != buf)
+		free(line);
 }
 
 void log_progress(const char *account, uint64_t done_msgs, uint64_t total_msgs,

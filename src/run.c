@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: ISC */
 #include "config.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "lock.h"
 #include "log.h"
@@ -92,37 +96,189 @@ static enum util_fail poll_locked(const struct conf *conf,
 	return f;
 }
 
-int run_poll(const struct conf *conf, const struct cli *cli)
+/* Polls one account and reports it: the summary on stdout, a failure on
+ * stderr.  ST is the caller's state connection. */
+static enum util_fail poll_one(const struct conf *conf,
+			       const struct conf_account *a, struct state *st,
+			       const struct cli *cli)
 {
-	char *const *names = cli->accounts;
-	size_t n = cli->n_accounts;
 	struct session_opts opts = {.dry_run = cli->dry_run,
 				    .force = cli->force,
 				    .fetch_all = cli->fetch_all};
-	enum util_fail worst = UTIL_FAIL_NONE;
-	struct state *st = NULL;
+	struct session_result res;
+
+	enum util_fail f = poll_locked(conf, a, st, &opts, &res);
+	if (res.listed && !cli->dry_run)
+		print_summary(a, &res);
+	if (f != UTIL_FAIL_NONE)
+		log_error(a->name, "%s",
+			  res.error != NULL ? res.error : "failed");
+	session_result_free(&res);
+	return f;
+}
+
+static int open_state(const struct conf *conf, struct state **st)
+{
 	char *err = NULL;
 
-	if (state_open(conf->state_file, &st, &err) < 0) {
+	if (state_open(conf->state_file, st, &err) < 0) {
 		log_error(NULL, "%s", err);
 		free(err);
-		return util_fail_exit_code(UTIL_FAIL_LOCAL);
+		return -1;
 	}
-	for (size_t i = 0; i < conf->n_accounts; i++) {
-		const struct conf_account *a = &conf->accounts[i];
-		struct session_result res;
-		if (!selected(a, names, n))
+	return 0;
+}
+
+static enum util_fail poll_in_turn(const struct conf *conf,
+				   const struct cli *cli, const size_t *idx,
+				   size_t n)
+{
+	enum util_fail worst = UTIL_FAIL_NONE;
+	struct state *st = NULL;
+
+	if (open_state(conf, &st) < 0)
+		return UTIL_FAIL_LOCAL;
+	for (size_t i = 0; i < n; i++)
+		worst = util_fail_worst(
+		    worst, poll_one(conf, &conf->accounts[idx[i]], st, cli));
+	state_close(&st);
+	return worst;
+}
+
+/* The worker process for one account: a state connection of its own
+ * (SQLite connections must not cross a fork), its failure class as the
+ * exit status. */
+static _Noreturn void worker(const struct conf *conf, const struct cli *cli,
+			     const struct conf_account *a)
+{
+	enum util_fail f = UTIL_FAIL_LOCAL;
+	struct state *st = NULL;
+
+	if (open_state(conf, &st) == 0) {
+		f = poll_one(conf, a, st, cli);
+		state_close(&st);
+	}
+	fflush(stdout);
+	fflush(stderr);
+	/* _exit: the parent's atexit handlers and stdio buffers are not the
+	 * worker's to run. */
+	_exit((int)f);
+}
+
+/* Reads a worker's wait status back into its failure class.  A worker
+ * that died by a signal left its account's mail as the invariant
+ * guarantees (nothing is deleted before it is recorded), but the poll
+ * did not finish: a local failure. */
+static enum util_fail worker_outcome(const struct conf_account *a, int status)
+{
+	if (WIFEXITED(status) && WEXITSTATUS(status) <= UTIL_FAIL_CONFIG)
+		return (enum util_fail)WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		log_error(a->name, "the worker polling this account died "
+				   "of signal %d (%s)",
+			  WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else
+		log_error(a->name, "the worker polling this account exited "
+				   "with status %d",
+			  WEXITSTATUS(status));
+	return UTIL_FAIL_LOCAL;
+}
+
+struct workers {
+	pid_t *pid;       /* by position in idx; 0 when not running */
+	size_t running;
+};
+
+/* Waits for one worker to end; returns its failure class. */
+static enum util_fail reap_one(const struct conf *conf, const size_t *idx,
+			       size_t n, struct workers *w)
+{
+	int status;
+	pid_t pid;
+
+	do
+		pid = waitpid(-1, &status, 0);
+	while (pid < 0 && errno == EINTR);
+	if (pid < 0) {
+		/* Only a bug could get here (ECHILD with workers running). */
+		log_error(NULL, "waiting for the workers: %s", strerror(errno));
+		w->running = 0;
+		return UTIL_FAIL_LOCAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (w->pid[i] != pid)
 			continue;
-		enum util_fail f = poll_locked(conf, a, st, &opts, &res);
-		if (res.listed && !cli->dry_run)
-			print_summary(a, &res);
-		if (f != UTIL_FAIL_NONE)
-			log_error(a->name, "%s",
-				  res.error != NULL ? res.error : "failed");
-		session_result_free(&res);
-		worst = util_fail_worst(worst, f);
+		w->pid[i] = 0;
+		w->running--;
+		return worker_outcome(&conf->accounts[idx[i]], status);
+	}
+	return UTIL_FAIL_NONE; /* not one of ours (an MDA is reaped by its
+				* own code, in the worker) */
+}
+
+/* Polls the accounts at most conf->max_parallel at once, each in a worker
+ * process.  The configuration was parsed once, before the forks. */
+static enum util_fail poll_in_parallel(const struct conf *conf,
+				       const struct cli *cli,
+				       const size_t *idx, size_t n)
+{
+	struct workers w = {.pid = xcalloc(n, sizeof(pid_t))};
+	enum util_fail worst = UTIL_FAIL_NONE;
+	struct state *st = NULL;
+	size_t next = 0;
+
+	/* Created or upgraded once, here, rather than by racing workers. */
+	if (open_state(conf, &st) < 0) {
+		free(w.pid);
+		return UTIL_FAIL_LOCAL;
 	}
 	state_close(&st);
+	/* A progress line per worker would be a garble. */
+	log_set_progress(false);
+	while (next < n || w.running > 0) {
+		if (next < n && w.running < (size_t)conf->max_parallel) {
+			const struct conf_account *a = &conf->accounts[idx[next]];
+			fflush(stdout);
+			fflush(stderr);
+			pid_t pid = fork();
+			if (pid == 0)
+				worker(conf, cli, a);
+			if (pid > 0) {
+				w.pid[next++] = pid;
+				w.running++;
+				continue;
+			}
+			if (w.running == 0) {
+				log_error(a->name, "cannot start a worker: %s",
+					  strerror(errno));
+				worst = util_fail_worst(worst, UTIL_FAIL_TEMP);
+				next++;
+				continue;
+			}
+			/* Out of processes: wait for a worker to end. */
+		}
+		worst = util_fail_worst(worst, reap_one(conf, idx, n, &w));
+	}
+	free(w.pid);
+	return worst;
+}
+
+int run_poll(const struct conf *conf, const struct cli *cli)
+{
+	size_t *idx = xcalloc(conf->n_accounts, sizeof(*idx));
+	enum util_fail worst;
+	size_t n = 0;
+
+	for (size_t i = 0; i < conf->n_accounts; i++)
+		if (selected(&conf->accounts[i], cli->accounts,
+			     cli->n_accounts))
+			idx[n++] = i;
+	/* A dry run's listing is read in order, one account after another. */
+	if (n > 1 && conf->max_parallel > 1 && !cli->dry_run)
+		worst = poll_in_parallel(conf, cli, idx, n);
+	else
+		worst = poll_in_turn(conf, cli, idx, n);
+	free(idx);
 	return util_fail_exit_code(worst);
 }
 

@@ -586,13 +586,14 @@ mh_quote() {
 # mh_config NAME [key=value...] [-- NAME2 [key=value...]]...
 # Writes $MH_CONF (mode 600).  Each account starts from the defaults below
 # (POP3S to our dovecot, Maildir $T/Maildir); key=value overrides, "key="
-# leaves the key out.  state_file= and log_level= set the global options.
+# leaves the key out.  state_file=, log_level= and max_parallel= set the
+# global options.
 # Numbers and booleans are written bare, everything else quoted; so is a
 # list (a value starting with "{", e.g. folders='{"INBOX", "Lists/*"}').
 # protocol=imap without port= gets our dovecot's IMAPS port (IMAP_PORT
 # with tls=starttls or tls=none).
 mh_config() {
-    local global_state="$T/state.db" global_level="" name kv k v port_set
+    local global_state="$T/state.db" global_level="" global_par="" name kv k v port_set
     local -a blocks=()
     local block=""
     while [ $# -gt 0 ]; do
@@ -615,6 +616,7 @@ mh_config() {
             case $k in
             state_file) global_state=$v; continue ;;
             log_level) global_level=$v; continue ;;
+            max_parallel) global_par=$v; continue ;;
             esac
             [ "$k" = port ] && port_set=1
             [ -n "${opt[$k]+x}" ] || order+=("$k")
@@ -649,6 +651,7 @@ mh_config() {
         echo "# SPDX-License-Identifier: ISC"
         [ -n "$global_state" ] && echo "state_file = $(mh_quote "$global_state")"
         [ -n "$global_level" ] && echo "log_level = $(mh_quote "$global_level")"
+        [ -n "$global_par" ] && echo "max_parallel = $global_par"
         printf '%s' "${blocks[@]}"
     } >"$MH_CONF.tmp"
     chmod 600 "$MH_CONF.tmp"

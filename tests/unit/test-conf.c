@@ -216,6 +216,10 @@ static const struct error_case error_cases[] = {
      "t.conf:6: account \"a\": timeout 0 is out of range (1 to 3600)"},
     {"lock_timeout -1", "lock_timeout = -1\n" MIN,
      "t.conf:1: lock_timeout -1 is out of range (0 to 86400)"},
+    {"max_parallel 0", "max_parallel = 0\n" MIN,
+     "t.conf:1: max_parallel 0 is out of range (1 to 64)"},
+    {"max_parallel 65", "max_parallel = 65\n" MIN,
+     "t.conf:1: max_parallel 65 is out of range (1 to 64)"},
     {"timeout 3601", HEAD REQ " timeout = 3601\n}\n",
      "t.conf:6: account \"a\": timeout 3601 is out of range"},
     {"keep not a boolean", HEAD REQ " keep = maybe\n}\n",
@@ -802,7 +806,8 @@ static void test_expansion(void)
 {
 	char *err = NULL, want[PATH_MAX + 64];
 	struct conf *conf = load(
-	    "state_file = \"~/state/s.db\"\nlog_level = debug\n" HEAD
+	    "state_file = \"~/state/s.db\"\nlog_level = debug\n"
+	    "max_parallel = 3\n" HEAD
 	    " host = \"${MAILHAUL_TEST_HOST}\"\n user = u\n"
 	    " password_command = \"pass mail\"\n"
 	    " deliver = \"maildir:~/Mail\"\n tls_ca_file = \"~/ca.pem\"\n}\n"
@@ -835,6 +840,7 @@ static void test_expansion(void)
 	tap_str(conf ? conf->state_file : NULL, want,
 		"~ expanded in state_file");
 	tap_ok(conf != NULL && conf->log_level == LOG_LEVEL_DEBUG, "log_level");
+	tap_ok(conf != NULL && conf->max_parallel == 3, "max_parallel");
 	tap_str(conf ? conf->path : NULL, "t.conf", "conf->path");
 	free(err);
 	conf_free(&conf);
@@ -896,6 +902,8 @@ static void test_defaults(void)
 	tap_str(conf ? conf->state_file : NULL, want, "default state_file");
 	tap_ok(conf != NULL && conf->log_level == LOG_LEVEL_INFO,
 	       "default log_level is info");
+	tap_ok(conf != NULL && conf->max_parallel == CONF_MAX_PARALLEL_DEFAULT,
+	       "default max_parallel");
 	conf_free(&conf);
 	p = conf_default_path();
 	snprintf(want, sizeof(want), "%s/.config/mailhaul/mailhaul.conf", home);
