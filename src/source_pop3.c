@@ -213,20 +213,43 @@ static int dec_mid(char c, char *out, size_t *o)
 	return c == '\n' ? DEC_LINE_START : DEC_MID;
 }
 
+/* Copies the run of line bytes at IN[0..N) into OUT up to the first CR
+ * (consumed, held back) or through the first LF, whichever comes first,
+ * with memchr and memcpy rather than byte by byte: most of a message is
+ * such runs.  Sets *st for what follows; returns the bytes consumed. */
+static size_t dec_copy_run(const char *in, size_t n, char *out, size_t *o,
+			   int *st)
+{
+	const char *cr = memchr(in, '\r', n);
+	size_t span = cr != NULL ? (size_t)(cr - in) : n;
+	const char *lf = memchr(in, '\n', span);
+
+	if (lf != NULL) {
+		span = (size_t)(lf - in) + 1;
+		*st = DEC_LINE_START;
+	} else if (cr != NULL) {
+		*st = DEC_CR;
+	}
+	memcpy(out + *o, in, span);
+	*o += span;
+	return lf == NULL && cr != NULL ? span + 1 : span;
+}
+
 bool source_pop3_dec_run(struct source_pop3_dec *d, const char *in,
 			 size_t *in_len, char *out, size_t *out_len)
 {
-	size_t i = 0, o = 0;
+	size_t i = 0, o = 0, n = *in_len;
 	int st = d->state;
 
-	for (; i < *in_len && st != DEC_DONE; i++) {
-		char c = in[i];
+	while (i < n && st != DEC_DONE) {
+		if (st == DEC_MID) {
+			i += dec_copy_run(in + i, n - i, out, &o, &st);
+			continue;
+		}
+		char c = in[i++];
 		switch (st) {
 		case DEC_LINE_START:
 			st = c == '.' ? DEC_DOT : dec_mid(c, out, &o);
-			break;
-		case DEC_MID:
-			st = dec_mid(c, out, &o);
 			break;
 		case DEC_CR:
 			if (c == '\n') {

@@ -229,6 +229,67 @@ static void test_decoder(void)
 	}
 }
 
+/* The plain reading of RFC 1939 the decoder must agree with, one byte at
+ * a time: a line starting with a dot loses it; ".CRLF" (or ".LF") alone
+ * ends; CRLF becomes LF.  Returns the output length, sets *used. */
+static size_t reference_decode(const char *in, size_t n, char *out,
+			       size_t *used)
+{
+	size_t o = 0, i = 0;
+
+	while (i < n) {
+		size_t e = i;
+		while (e < n && in[e] != '\n')
+			e++;
+		size_t len = e - i, start = i;
+		bool crlf = len > 0 && in[e - 1] == '\r' && e < n;
+		if (crlf)
+			len--;
+		if (e < n && len == 1 && in[start] == '.') {
+			*used = e + 1;
+			return o;
+		}
+		if (len > 0 && in[start] == '.')
+			start++, len--;
+		memcpy(out + o, in + start, len);
+		o += len;
+		if (e < n)
+			out[o++] = '\n';
+		i = e + 1;
+	}
+	*used = n;
+	return o;
+}
+
+/* Random messages of dots, CRs, LFs and letters, fed in random chunks,
+ * decode as the byte-at-a-time reading says. */
+static void test_decoder_random(void)
+{
+	static const char alphabet[] = "..\r\r\n\nab";
+	char wire[300], want[320];
+	unsigned seed = 1;
+	int bad = 0;
+
+	for (int t = 0; t < 5000 && !bad; t++) {
+		size_t n = 0, len = (size_t)(rand_r(&seed) % 200);
+		while (n < len)
+			wire[n++] = alphabet[rand_r(&seed) % 8];
+		memcpy(wire + n, "\r\n.\r\n", 5);
+		n += 5;
+		size_t want_used, ol, used;
+		size_t want_len = reference_decode(wire, n, want, &want_used);
+		int done;
+		size_t chunk = 1 + (size_t)(rand_r(&seed) % 64);
+		char *out = decode(wire, n, chunk, &ol, &used, &done);
+		if (!done || used != want_used || ol != want_len ||
+		    memcmp(out, want, ol) != 0)
+			bad = t + 1;
+		free(out);
+	}
+	tap_ok(!bad, "5000 random messages decode as byte-by-byte RFC 1939 "
+		     "reading says");
+}
+
 static void test_long_line(void)
 {
 	size_t n = 20000;
@@ -252,6 +313,7 @@ int main(void)
 	test_list();
 	test_merge();
 	test_decoder();
+	test_decoder_random();
 	test_long_line();
 	return tap_done();
 }
