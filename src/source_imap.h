@@ -14,9 +14,11 @@
 #include "source.h"
 
 /* One UID FETCH asks for at most this many messages and this many bytes
- * (sizes as listed; one bigger message still goes alone). */
-#define SOURCE_IMAP_BATCH_MSGS 256
-#define SOURCE_IMAP_BATCH_BYTES ((uint64_t)32 << 20)
+ * (sizes as listed; one bigger message still goes alone).  Each command
+ * costs a round trip in which the link idles, so they are large: the
+ * bodies stream through, whatever a batch's size. */
+#define SOURCE_IMAP_BATCH_MSGS 2048
+#define SOURCE_IMAP_BATCH_BYTES ((uint64_t)256 << 20)
 /* Longest UID set in one command: servers refuse long lines (dovecot
  * refused a 120 KB UID FETCH); longer sets become more commands. */
 #define SOURCE_IMAP_SET_MAX 1000

@@ -18,7 +18,13 @@
 
 #define POP3_BUF 65536
 #define POP3_LINE_MAX 1024
-#define POP3_WINDOW 32
+/* Commands in flight with PIPELINING: enough replies owed that the link
+ * never idles (the bytes of a round trip at a gigabit and more), few
+ * enough that our commands always fit the socket buffers, so that
+ * neither side can block the other.  The window refills when half of it
+ * has been answered, so commands go out in groups, not one per reply. */
+#define POP3_WINDOW_MSGS 512
+#define POP3_WINDOW_BYTES (16u << 20)
 
 struct source {
 	const struct conf_account *acct;
@@ -762,28 +768,53 @@ struct pipe_ops {
 		       enum util_fail *fail_r, char **err_r);
 };
 
-/* Sends "VERB n ARGS" for the listed messages IDX, keeping up to a window
- * of commands in flight, and hands each reply to OPS. */
-static int pipeline(struct source *s, const char *verb, const char *args,
-		    const size_t *idx, size_t n, const struct pipe_ops *ops,
-		    void *arg, enum util_fail *fail_r, char **err_r)
+/* Sends commands for IDX[*sent..N) while the window has room: replies
+ * owed (to DONE) and the bytes they bring (LIST sizes, when BY_SIZE).
+ * One write for the group. */
+static int pipeline_refill(struct source *s, const char *verb,
+			   const char *args, const size_t *idx, size_t n,
+			   size_t done, size_t *sent, uint64_t *owed,
+			   bool by_size, enum util_fail *fail_r, char **err_r)
 {
-	size_t window = s->pipelining ? POP3_WINDOW : 1;
-	size_t sent = 0;
+	size_t win = s->pipelining ? POP3_WINDOW_MSGS : 1;
+	uint64_t win_bytes = by_size ? POP3_WINDOW_BYTES : UINT64_MAX;
+	bool wrote = false;
 	char cmd[40];
 
-	for (size_t done = 0; done < n; done++) {
-		bool wrote = false;
-		while (sent < n && sent - done < window) {
-			snprintf(cmd, sizeof(cmd), "%s %u%s\r\n", verb,
-				 s->listing.msgs[idx[sent]].index, args);
-			if (send_cmd(s, cmd, false, fail_r, err_r) < 0)
-				return -1;
-			sent++;
-			wrote = true;
-		}
-		if (wrote && flush_cmds(s, fail_r, err_r) < 0)
+	if (*sent > done &&
+	    (*sent - done > win / 2 || *owed > win_bytes / 2))
+		return 0;
+	while (*sent < n && *sent - done < win &&
+	       (*owed < win_bytes || *sent == done)) {
+		const struct source_msg *m = &s->listing.msgs[idx[*sent]];
+		snprintf(cmd, sizeof(cmd), "%s %u%s\r\n", verb, m->index, args);
+		if (send_cmd(s, cmd, false, fail_r, err_r) < 0)
 			return -1;
+		*owed += by_size ? m->size : 0;
+		(*sent)++;
+		wrote = true;
+	}
+	return wrote ? flush_cmds(s, fail_r, err_r) : 0;
+}
+
+/* Sends "VERB n ARGS" for the listed messages IDX, keeping a window of
+ * them in flight with PIPELINING (one at a time without), and reads the
+ * replies in order, handing each to OPS.  BY_SIZE: the replies carry the
+ * messages (RETR), and their LIST sizes bound the window too. */
+static int pipeline(struct source *s, const char *verb, const char *args,
+		    bool by_size, const size_t *idx, size_t n,
+		    const struct pipe_ops *ops, void *arg,
+		    enum util_fail *fail_r, char **err_r)
+{
+	size_t sent = 0;
+	uint64_t owed = 0;
+
+	for (size_t done = 0; done < n; done++) {
+		if (pipeline_refill(s, verb, args, idx, n, done, &sent, &owed,
+				    by_size, fail_r, err_r) < 0)
+			return -1;
+		if (by_size)
+			owed -= s->listing.msgs[idx[done]].size;
 		int st = read_status(s, fail_r, err_r);
 		if (st > 0 && ops->refused != NULL) {
 			if (ops->refused(s, idx[done], arg, fail_r, err_r) < 0)
@@ -823,7 +854,7 @@ static int pop3_fetch(struct source *s, const size_t *idx, size_t n,
 	static const struct pipe_ops ops = {.handle = fetch_one};
 	struct fetch_args fa = {.cb = cb, .ctx = ctx};
 	*err_r = NULL;
-	int r = pipeline(s, "RETR", "", idx, n, &ops, &fa, fail_r, err_r);
+	int r = pipeline(s, "RETR", "", true, idx, n, &ops, &fa, fail_r, err_r);
 	if (r < 0 && *err_r == NULL)
 		*err_r = xstrdup("delivery failed");
 	return r;
@@ -858,7 +889,7 @@ static int pop3_fetch_headers(struct source *s, const size_t *idx, size_t n,
 					    .refused = top_refused};
 	struct fetch_args fa = {.cb = cb, .ctx = ctx};
 	*err_r = NULL;
-	int r = pipeline(s, "TOP", " 0", idx, n, &ops, &fa, fail_r, err_r);
+	int r = pipeline(s, "TOP", " 0", false, idx, n, &ops, &fa, fail_r, err_r);
 	if (r < 0 && *err_r == NULL)
 		*err_r = xstrdup("reading the headers failed");
 	return r;
@@ -868,7 +899,7 @@ static int pop3_mark_deleted(struct source *s, const size_t *idx, size_t n,
 			     enum util_fail *fail_r, char **err_r)
 {
 	static const struct pipe_ops ops = {0};
-	int r = pipeline(s, "DELE", "", idx, n, &ops, NULL, fail_r, err_r);
+	int r = pipeline(s, "DELE", "", false, idx, n, &ops, NULL, fail_r, err_r);
 	crash_point("dele-sent");
 	return r;
 }
