@@ -220,6 +220,25 @@ static int release(struct sink_mbox_quoter *q, sink_mbox_out_fn *out, void *ctx)
 	return 0;
 }
 
+/* Finds the end of the run from P (mid-line) that goes out unchanged:
+ * through every following line that cannot be a From_ line, quoted or
+ * not (it starts with neither '>' nor 'F'), so that most of a message
+ * leaves in one piece rather than a line at a time. */
+static const char *quoter_run(struct sink_mbox_quoter *q, const char *p,
+			      const char *end)
+{
+	for (;;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			return end; /* still mid-line */
+		p = nl + 1;
+		if (p == end || *p == '>' || *p == from_word[0]) {
+			q->mid_line = false;
+			return p;
+		}
+	}
+}
+
 int sink_mbox_quoter_feed(struct sink_mbox_quoter *q, const void *buf,
 			  size_t len, sink_mbox_out_fn *out, void *ctx)
 {
@@ -227,12 +246,10 @@ int sink_mbox_quoter_feed(struct sink_mbox_quoter *q, const void *buf,
 
 	while (p < end) {
 		if (q->mid_line) {
-			const char *nl = memchr(p, '\n', (size_t)(end - p));
-			const char *stop = nl != NULL ? nl + 1 : end;
-			if (out(ctx, p, (size_t)(stop - p)) < 0)
+			const char *run = p;
+			p = quoter_run(q, p, end);
+			if (out(ctx, run, (size_t)(p - run)) < 0)
 				return -1;
-			q->mid_line = nl == NULL;
-			p = stop;
 		} else if (q->from == 0 && *p == '>') {
 			q->gts++;
 			p++;

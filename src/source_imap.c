@@ -168,25 +168,40 @@ void source_imap_crlf_init(struct source_imap_crlf *c)
 	c->cr = false;
 }
 
+/* Copies the runs between CRs with memcpy: most of a message is such
+ * runs, and a byte-at-a-time loop was a fifth of the CPU of a download. */
 size_t source_imap_crlf_run(struct source_imap_crlf *c, const char *in,
 			    size_t len, char *out)
 {
-	size_t o = 0;
+	size_t o = 0, i = 0;
 
-	for (size_t i = 0; i < len; i++) {
-		char ch = in[i];
-		if (c->cr) {
-			c->cr = false;
-			if (ch == '\n') {
-				out[o++] = '\n';
-				continue;
-			}
-			out[o++] = '\r';
-		}
-		if (ch == '\r')
+	if (len > 0 && c->cr) {
+		c->cr = false;
+		if (in[0] == '\n')
+			i = 1;
+		out[o++] = in[0] == '\n' ? '\n' : '\r';
+	}
+	while (i < len) {
+		const char *cr = memchr(in + i, '\r', len - i);
+		size_t run = cr != NULL ? (size_t)(cr - (in + i)) : len - i;
+		memcpy(out + o, in + i, run);
+		o += run;
+		i += run;
+		if (cr == NULL)
+			break;
+		/* At a CR: CRLF becomes LF; a bare CR stays; a CR at the
+		 * end waits for the next chunk. */
+		if (i + 1 == len) {
 			c->cr = true;
-		else
-			out[o++] = ch;
+			break;
+		}
+		if (in[i + 1] == '\n') {
+			out[o++] = '\n';
+			i += 2;
+		} else {
+			out[o++] = '\r';
+			i++;
+		}
 	}
 	return o;
 }

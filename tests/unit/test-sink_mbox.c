@@ -86,6 +86,58 @@ static bool same(const struct buf *b, const char *want, size_t want_len)
 	       (want_len == 0 || memcmp(b->p, want, want_len) == 0);
 }
 
+/* mboxrd as a line-by-line rule: a line that is ">"* then "From " gets
+ * one more ">" (quote) or one fewer (unquote, when it has one). */
+static size_t reference_quote(bool unquote, const char *in, size_t len,
+			      char *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len;) {
+		size_t g = i;
+		while (g < len && in[g] == '>')
+			g++;
+		bool from = len - g >= 5 && memcmp(in + g, "From ", 5) == 0;
+		if (from && !unquote)
+			out[o++] = '>';
+		if (from && unquote && g > i)
+			i++;
+		while (i < len && in[i] != '\n')
+			out[o++] = in[i++];
+		if (i < len)
+			out[o++] = in[i++];
+	}
+	return o;
+}
+
+/* Random texts of the letters that matter, in random chunks, both ways. */
+static void test_quote_random(void)
+{
+	static const char *const pieces[] = {"From ", ">", "F", "x", "\n",
+					     "Fro", "m ", ">From "};
+	char in[400], want[800];
+	unsigned seed = 7;
+	int bad = 0;
+
+	for (int t = 0; t < 4000 && !bad; t++) {
+		size_t n = 0;
+		while (n < 300) {
+			const char *p = pieces[rand_r(&seed) % 8];
+			memcpy(in + n, p, strlen(p));
+			n += strlen(p);
+		}
+		bool unquote = t % 2 == 1;
+		size_t wl = reference_quote(unquote, in, n, want);
+		struct buf b = run_chunks(unquote, in, n,
+					  1 + (size_t)(rand_r(&seed) % 50));
+		if (!same(&b, want, wl))
+			bad = t + 1;
+		free(b.p);
+	}
+	tap_ok(!bad, "4000 random texts quote and unquote as the line rule "
+		     "says, in random chunks");
+}
+
 static bool exists(const char *path)
 {
 	return access(path, F_OK) == 0;
@@ -1610,6 +1662,7 @@ int main(void)
 	test_quote_cuts();
 	test_quote_long_lines();
 	test_quote_round_trip();
+	test_quote_random();
 	test_from_line();
 	test_sender();
 	test_run(dir);
