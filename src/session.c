@@ -486,7 +486,7 @@ static struct state_key listing_key(const struct session *s, size_t i)
 /* Reads what the state knows of each listed message.  Sets *reuse_r when
  * a POP3 UIDL is recorded with another size: the server reuses UIDLs, and
  * every fingerprint needs checking.  Returns 0, or -1 (failed). */
-static int read_state(struct session *s, bool *reuse_r)
+static int read_records(struct session *s, bool *reuse_r)
 {
 	const struct source_listing *l = s->listing;
 	bool pop3 = s->info.uidvalidity == 0;
@@ -518,6 +518,20 @@ static int read_state(struct session *s, bool *reuse_r)
 		state_seen_free(&seen);
 	}
 	return 0;
+}
+
+/* One read snapshot for the whole listing. */
+static int read_state(struct session *s, bool *reuse_r)
+{
+	char *err = NULL;
+
+	if (state_read_begin(s->st, &err) < 0) {
+		folder_fail(s, UTIL_FAIL_LOCAL, err);
+		return -1;
+	}
+	int r = read_records(s, reuse_r);
+	state_read_end(s->st);
+	return r;
 }
 
 static void plan_rules_of(const struct session *s, struct plan_rules *r)

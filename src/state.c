@@ -129,6 +129,35 @@ static int exec(struct state *st, const char *sql, char **err_r)
 	return 0;
 }
 
+/* Bookkeeping that a power failure may lose without harm (the expiry
+ * clock, a poll's outcome) is committed without waiting for the disk:
+ * the WAL keeps commits in order, so the next durable commit (a record,
+ * a journal entry) carries it to disk, and losing the last of it only
+ * takes the database back to an earlier, consistent state.  Records and
+ * journal entries stay synchronous = FULL. */
+static void state_lazy(struct state *st, bool lazy)
+{
+	char *ignored = NULL;
+
+	exec(st, lazy ? "PRAGMA synchronous = NORMAL"
+		      : "PRAGMA synchronous = FULL",
+	     &ignored);
+	free(ignored);
+}
+
+int state_read_begin(struct state *st, char **err_r)
+{
+	return exec(st, "BEGIN", err_r);
+}
+
+void state_read_end(struct state *st)
+{
+	char *ignored = NULL;
+
+	exec(st, "COMMIT", &ignored);
+	free(ignored);
+}
+
 /* The database holds which mail was archived where: private to the user. */
 static int prepare_dir(const char *path, char **err_r)
 {
@@ -781,10 +810,12 @@ int state_clock_put(struct state *st, const char *account, time_t high,
 		return -1;
 	sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, (sqlite3_int64)high);
+	state_lazy(st, true);
 	int r = sqlite3_step(q);
 	if (r != SQLITE_DONE)
 		*err_r = db_error(st, "clock");
 	sqlite3_finalize(q);
+	state_lazy(st, false);
 	return r == SQLITE_DONE ? 0 : -1;
 }
 
@@ -978,16 +1009,20 @@ int state_poll_save(struct state *st, const char *account,
 		    const struct state_poll *p,
 		    const struct state_folder_poll *f, size_t n, char **err_r)
 {
-	if (exec(st, "BEGIN IMMEDIATE", err_r) < 0)
-		return -1;
-	int r = save_account_poll(st, account, p, err_r);
-	for (size_t i = 0; i < n && r == 0; i++)
-		r = save_folder_poll(st, account, p->finished, &f[i], err_r);
-	if (r < 0) {
-		rollback(st);
-		return -1;
+	state_lazy(st, true);
+	int r = exec(st, "BEGIN IMMEDIATE", err_r);
+	if (r == 0) {
+		r = save_account_poll(st, account, p, err_r);
+		for (size_t i = 0; i < n && r == 0; i++)
+			r = save_folder_poll(st, account, p->finished, &f[i],
+					     err_r);
+		if (r < 0)
+			rollback(st);
+		else
+			r = exec(st, "COMMIT", err_r);
 	}
-	return exec(st, "COMMIT", err_r);
+	state_lazy(st, false);
+	return r;
 }
 
 static int status_account(struct state *st, const char *account,

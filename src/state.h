@@ -103,6 +103,12 @@ struct state_folder {
 				 * left there (expiry clock); 0 none */
 };
 
+/* Holds one read snapshot across many lookups (state_get for a whole
+ * listing): SQLite then takes its file locks once, not twice a lookup.
+ * Nothing may be written between the two. */
+int state_read_begin(struct state *st, char **err_r);
+void state_read_end(struct state *st);
+
 /* Reads the folder row of ACCOUNT/FOLDER: *found_r false when there is
  * none.  0, or -1 with *err_r. */
 int state_folder_get(struct state *st, const char *account, const char *folder,
