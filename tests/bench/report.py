@@ -71,8 +71,8 @@ def main(argv):
     out = ["# mailhaul benchmark: scenario %s" % params.get("scenario", "?"), ""]
     accounts = params.get("scenario") == "accounts"
     nacc = params.get("accounts", "").split(" ", 1)[0]
-    for k in ("scenario", "count", "accounts", "max_parallel", "bytes",
-              "rtt_ms", "measured_rtt_ms", "runs", "transport", "mailhaul",
+    for k in ("scenario", "count", "accounts", "one_account", "max_parallel",
+              "bytes", "rtt_ms", "measured_rtt_ms", "runs", "transport", "mailhaul",
               "date"):
         if k in params:
             out.append("- %s: %s" % (k, params[k]))
