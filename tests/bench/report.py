@@ -9,6 +9,11 @@ protocol target status wall cpu rss_kb note (status "ok", "FAIL" or
 "skip").  PARAMS: the "key value" lines printed above the tables.
 Each cell is the median over its runs; a cell with any failed run shows
 FAIL (with the reason below the table).
+
+Scenario accounts: no wire floor; the phases "download/1" and
+"re-poll/1" (mailhaul polling one account alone) are no tables of their
+own but two columns of mailhaul's rows: the one-account time and the
+ratio of all accounts to one.
 """
 
 import collections
@@ -16,6 +21,7 @@ import statistics
 import sys
 
 FLOOR = "wire floor"
+ONE = "/1"  # phase suffix: the accounts scenario's one-account runs
 
 
 def fmt(x, spec):
@@ -27,6 +33,21 @@ def rate(count, wall):
         return "-"
     r = count / wall
     return format(r, ".0f" if r >= 10 else ".2f")
+
+
+def one_account(cells, notes, key, wall):
+    """The two accounts-scenario columns of KEY (wall time WALL): its
+    one-account run's wall time and the ratio, as text; a failed
+    one-account run shows FAIL, its reason goes to NOTES."""
+    phase, who, proto, target = key
+    c = cells.get((phase + ONE, who, proto, target))
+    if c is None:
+        return ("-", "-")
+    if c[0] != "ok":
+        notes.append("%s%s %s %s %s: %s" % (phase, ONE, who, proto, target,
+                                             c[4]))
+        return (c[0], "-")
+    return ("%.3f" % c[1], fmt(wall / c[1] if c[1] > 0 else None, ".2f"))
 
 
 def main(argv):
@@ -48,17 +69,25 @@ def main(argv):
         notes = sorted({r[4] for r in rs if r[4]})
         cells[key] = ("ok", med(1), med(2), med(3) / 1024, "; ".join(notes))
     out = ["# mailhaul benchmark: scenario %s" % params.get("scenario", "?"), ""]
-    for k in ("scenario", "count", "bytes", "rtt_ms", "measured_rtt_ms",
-              "runs", "transport", "mailhaul", "date"):
+    accounts = params.get("scenario") == "accounts"
+    nacc = params.get("accounts", "").split(" ", 1)[0]
+    for k in ("scenario", "count", "accounts", "one_account", "max_parallel",
+              "bytes", "rtt_ms", "measured_rtt_ms", "runs", "transport", "mailhaul",
+              "date"):
         if k in params:
             out.append("- %s: %s" % (k, params[k]))
     out.append("")
     notes = []
-    for phase in dict.fromkeys(k[0] for k in cells):
-        out += ["## %s" % phase, "",
-                "| contender | protocol | target | wall s | CPU s | peak RSS MB "
-                "| msgs/s | x floor | x best peer |",
-                "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    for phase in dict.fromkeys(k[0] for k in cells if not k[0].endswith(ONE)):
+        if accounts:
+            head = ("| contender | protocol | target | wall s | CPU s "
+                    "| peak RSS MB | msgs/s | 1 account s | %s/1 "
+                    "| x best peer |" % nacc)
+        else:
+            head = ("| contender | protocol | target | wall s | CPU s "
+                    "| peak RSS MB | msgs/s | x floor | x best peer |")
+        out += ["## %s" % phase, "", head,
+                "|---|---|---|" + "---:|" * (head.count("|") - 4)]
         keys = [k for k in cells if k[0] == phase]
         for key in keys:
             _, who, proto, target = key
@@ -66,8 +95,8 @@ def main(argv):
             if st == "skip":
                 continue
             if st != "ok":
-                out.append("| %s | %s | %s | %s | - | - | - | - | - |"
-                           % (who, proto, target, st))
+                out.append("| %s | %s | %s | %s |" % (who, proto, target, st)
+                           + " - |" * (head.count("|") - 5))
                 notes.append("%s %s %s %s: %s" % (phase, who, proto, target, note))
                 continue
             floor = cells.get((phase, FLOOR, proto, "-"))
@@ -77,11 +106,16 @@ def main(argv):
                      and k[1] not in ("mailhaul", FLOOR)
                      and (k[3] == target or target == "-")]
             best = min(peers) if peers else None
-            out.append("| %s | %s | %s | %.3f | %.3f | %.1f | %s | %s | %s |" % (
+            if accounts:
+                middle = one_account(cells, notes, key, wall)
+            else:
+                middle = (fmt(wall / floor if floor and who != FLOOR else None,
+                              ".2f"),)
+            out.append("| %s | %s | %s | %.3f | %.3f | %.1f | %s | " % (
                 who, proto, target, wall, cpu, rss,
-                rate(count, wall) if phase == "download" else "-",
-                fmt(wall / floor if floor and who != FLOOR else None, ".2f"),
-                fmt(wall / best if best and who != FLOOR else None, ".2f")))
+                rate(count, wall) if phase == "download" else "-")
+                + " | ".join(middle) + " | %s |"
+                % fmt(wall / best if best and who != FLOOR else None, ".2f"))
             if note:
                 notes.append("%s %s %s %s: %s" % (phase, who, proto, target, note))
         out.append("")

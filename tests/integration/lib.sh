@@ -18,7 +18,8 @@
 #   $T       a private temporary directory, removed at exit (KEEP=1 keeps
 #            it); the exit trap also stops dovecot
 #   dovecot  dc_start [--cert good|wronghost|untrusted]   (exports POP3_PORT,
-#              with $DC_EXTRA_CONF appended to its configuration;
+#              with $DC_EXTRA_CONF appended to its configuration and
+#              $DC_EXTRA_PASSWD, passwd-file lines, to its users;
 #              POP3S_PORT, IMAP_PORT, IMAPS_PORT, CA_FILE, SERVER_PIN,
 #              MAIL_USER, MAIL_PASS; alice's Maildir is $MAILDIR_SRV)
 #            dc_stop, dc_restart [--cert ...] (new ports!)
@@ -391,8 +392,10 @@ dc_start() {
     chmod 755 "$T/home"
     chown -R 65534:65534 "$T/home/alice"
     chmod 700 "$T/home/alice" "$MAILDIR_SRV"
-    printf 'alice:{PLAIN}secret:65534:65534::%s::\n' "$T/home/alice" \
-        >"$DC_DIR/passwd"
+    {
+        printf 'alice:{PLAIN}secret:65534:65534::%s::\n' "$T/home/alice"
+        if [ -n "${DC_EXTRA_PASSWD:-}" ]; then printf '%s\n' "$DC_EXTRA_PASSWD"; fi
+    } >"$DC_DIR/passwd"
     chmod 644 "$DC_DIR/passwd"
     touch "$DC_LOG"
 
