@@ -28,6 +28,11 @@ struct state {
 	sqlite3_stmt *get;
 };
 
+/* The version of the tables below (PRAGMA user_version). */
+#define STATE_SCHEMA_VERSION 4
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 static const char state_schema[] =
 	"CREATE TABLE IF NOT EXISTS seen ("
 	" account TEXT NOT NULL,"
@@ -109,7 +114,7 @@ static const char state_schema[] =
 	" next_due INTEGER NOT NULL,"
 	" PRIMARY KEY (account, folder)"
 	") WITHOUT ROWID;"
-	"PRAGMA user_version = 4;";
+	"PRAGMA user_version = " STR(STATE_SCHEMA_VERSION) ";";
 
 static char *db_error(struct state *st, const char *what)
 {
@@ -275,6 +280,36 @@ static int upgrade(struct state *st, char **err_r)
 		   : 0;
 }
 
+static void rollback(struct state *st);
+
+/* Creates or upgrades the tables, in one transaction, only when the
+ * database is not at the current version: the usual open writes nothing,
+ * so that parallel workers opening one state do not queue for its write
+ * lock and a disk flush each. */
+static int ensure_schema(struct state *st, char **err_r)
+{
+	sqlite3_stmt *q;
+	int version = -1;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &q, NULL) !=
+	    SQLITE_OK) {
+		*err_r = db_error(st, "schema version");
+		return -1;
+	}
+	if (sqlite3_step(q) == SQLITE_ROW)
+		version = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	if (version == STATE_SCHEMA_VERSION)
+		return 0;
+	if (exec(st, "BEGIN IMMEDIATE", err_r) < 0)
+		return -1;
+	if (exec(st, state_schema, err_r) < 0 || upgrade(st, err_r) < 0) {
+		rollback(st);
+		return -1;
+	}
+	return exec(st, "COMMIT", err_r);
+}
+
 int state_open(const char *path, struct state **st_r, char **err_r)
 {
 	struct state *st = xcalloc(1, sizeof(*st));
@@ -290,8 +325,7 @@ int state_open(const char *path, struct state **st_r, char **err_r)
 	sqlite3_busy_timeout(st->db, 10000);
 	if (exec(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
 		 err_r) < 0 ||
-	    exec(st, state_schema, err_r) < 0 || upgrade(st, err_r) < 0 ||
-	    prepare(st, err_r) < 0)
+	    ensure_schema(st, err_r) < 0 || prepare(st, err_r) < 0)
 		goto fail;
 	*st_r = st;
 	return 0;
