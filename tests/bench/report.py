@@ -21,6 +21,7 @@ import statistics
 import sys
 
 FLOOR = "wire floor"
+DISK = "disk floor"  # protocol "-": the corpus written durably, no network
 ONE = "/1"  # phase suffix: the accounts scenario's one-account runs
 
 
@@ -85,7 +86,8 @@ def main(argv):
                     "| x best peer |" % nacc)
         else:
             head = ("| contender | protocol | target | wall s | CPU s "
-                    "| peak RSS MB | msgs/s | x floor | x best peer |")
+                    "| peak RSS MB | msgs/s | x floor | x wire+disk "
+                    "| x best peer |")
         out += ["## %s" % phase, "", head,
                 "|---|---|---|" + "---:|" * (head.count("|") - 4)]
         keys = [k for k in cells if k[0] == phase]
@@ -103,19 +105,26 @@ def main(argv):
             floor = floor[1] if floor and floor[0] == "ok" else None
             peers = [c[1] for k, c in cells.items()
                      if k[0] == phase and k[2] == proto and c[0] == "ok"
-                     and k[1] not in ("mailhaul", FLOOR)
+                     and k[1] not in ("mailhaul", FLOOR, DISK)
                      and (k[3] == target or target == "-")]
             best = min(peers) if peers else None
             if accounts:
                 middle = one_account(cells, notes, key, wall)
             else:
-                middle = (fmt(wall / floor if floor and who != FLOOR else None,
-                              ".2f"),)
+                disk = cells.get((phase, DISK, "-", target))
+                disk = disk[1] if disk and disk[0] == "ok" else None
+                both = max(floor or 0, disk or 0) or None
+                floors = (FLOOR, DISK)
+                middle = (fmt(wall / floor if floor and who not in floors
+                              else None, ".2f"),
+                          fmt(wall / both if both and disk and floor
+                              and who not in floors else None, ".2f"))
             out.append("| %s | %s | %s | %.3f | %.3f | %.1f | %s | " % (
                 who, proto, target, wall, cpu, rss,
                 rate(count, wall) if phase == "download" else "-")
                 + " | ".join(middle) + " | %s |"
-                % fmt(wall / best if best and who != FLOOR else None, ".2f"))
+                % fmt(wall / best if best and who not in (FLOOR, DISK)
+                      else None, ".2f"))
             if note:
                 notes.append("%s %s %s %s: %s" % (phase, who, proto, target, note))
         out.append("")
