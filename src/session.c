@@ -16,9 +16,9 @@
 #include "sink.h"
 #include "source.h"
 
-/* A batch is made durable (one fsync, one DB commit) after this many
+/* A batch is made durable (its syncs, two DB commits) after this many
  * messages or bytes, whichever comes first. */
-#define BATCH_MSGS 64
+#define BATCH_MSGS 128
 #define BATCH_BYTES (32u << 20)
 #define PROGRESS_STEP (256u << 10)
 

@@ -4,10 +4,11 @@
 
 usage: diskfloor.py maildir|mbox CORPUS_DIR TARGET_DIR [BATCH]
 
-maildir: each corpus file written to TARGET_DIR/tmp/, then per batch of
-         BATCH messages (64) every file fsync'd, moved into new/, and new/
-         fsync'd: the durability a Maildir delivery needs, with nothing
-         else (no network, no parsing, no database).
+maildir: each corpus file written to TARGET_DIR/tmp/ and its writeback
+         started (sync_file_range), then per batch of BATCH messages (64)
+         every file fsync'd, moved into new/, and new/ fsync'd: the
+         durability a Maildir delivery needs, done the fastest way we
+         know, with nothing else (no network, no parsing, no database).
 mbox:    the files appended to TARGET_DIR/mbox behind a "From " line,
          the mbox fsync'd once per batch.
 
@@ -15,9 +16,19 @@ The corpus is read into memory first, so that only the writing is timed.
 Prints "SECONDS BYTES_WRITTEN".
 """
 
+import ctypes
+import ctypes.util
 import os
 import sys
 import time
+
+LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+SYNC_FILE_RANGE_WRITE = 2
+
+
+def start_writeback(fd):
+    LIBC.sync_file_range(fd, ctypes.c_int64(0), ctypes.c_int64(0),
+                         SYNC_FILE_RANGE_WRITE)
 
 
 def maildir(msgs, target, batch):
@@ -30,6 +41,7 @@ def maildir(msgs, target, batch):
         tmp = os.path.join(target, "tmp", name)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.write(fd, data)
+        start_writeback(fd)
         staged.append((fd, tmp, os.path.join(target, "new", name)))
         if len(staged) == batch or i == len(msgs) - 1:
             for fd, tmp, new in staged:
