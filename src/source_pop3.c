@@ -32,6 +32,7 @@ struct source {
 	mailstream *stream;        /* owned by pop3 once connected */
 	bool pipelining;
 	bool stls;
+	bool dele_sent;            /* QUIT will commit deletions */
 	struct source_listing listing;
 	char in[POP3_BUF];         /* our reader, used after login */
 	size_t in_pos, in_len;
@@ -899,6 +900,7 @@ static int pop3_mark_deleted(struct source *s, const size_t *idx, size_t n,
 			     enum util_fail *fail_r, char **err_r)
 {
 	static const struct pipe_ops ops = {0};
+	s->dele_sent = s->dele_sent || n > 0;
 	int r = pipeline(s, "DELE", "", false, idx, n, &ops, NULL, fail_r, err_r);
 	crash_point("dele-sent");
 	return r;
@@ -928,7 +930,9 @@ static int pop3_close(struct source **src, bool commit, char **err_r)
 	if (commit) {
 		ret = send_cmd(s, "QUIT\r\n", true, &fail, err_r);
 		crash_point("quit-sent");
-		if (ret == 0) {
+		/* Without a DELE, QUIT commits nothing: its reply is not
+		 * worth a round trip. */
+		if (ret == 0 && s->dele_sent) {
 			int st = read_status(s, &fail, err_r);
 			if (st > 0)
 				*err_r = xasprintf("QUIT refused: %s", s->line);
