@@ -4,10 +4,12 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -145,121 +147,169 @@ static enum util_fail poll_in_turn(const struct conf *conf,
 	return worst;
 }
 
-/* The worker process for one account: a state connection of its own
- * (SQLite connections must not cross a fork), its failure class as the
- * exit status. */
-static _Noreturn void worker(const struct conf *conf, const struct cli *cli,
-			     const struct conf_account *a)
-{
-	enum util_fail f = UTIL_FAIL_LOCAL;
-	struct state *st = NULL;
+/* The accounts to poll, shared by the workers (an anonymous shared
+ * mapping made before the forks): each worker takes the next account
+ * from NEXT, and says in its slot who polls it and how it ended. */
+enum { SLOT_WAITING = 0, SLOT_POLLING, SLOT_DONE };
 
-	if (open_state(conf, &st) == 0) {
-		f = poll_one(conf, a, st, cli);
-		state_close(&st);
+struct queue_slot {
+	_Atomic int phase;       /* SLOT_* */
+	_Atomic pid_t pid;       /* the worker polling it */
+	_Atomic int fail;        /* enum util_fail, once SLOT_DONE */
+};
+
+struct queue {
+	atomic_size_t next;
+	size_t n;
+	struct queue_slot slot[];
+};
+
+static struct queue *queue_new(size_t n)
+{
+	size_t len = sizeof(struct queue) + n * sizeof(struct queue_slot);
+	struct queue *q = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (q == MAP_FAILED)
+		return NULL;
+	atomic_init(&q->next, 0);
+	q->n = n;
+	return q; /* zero-filled: every slot SLOT_WAITING */
+}
+
+static void queue_free(struct queue *q)
+{
+	munmap(q, sizeof(struct queue) + q->n * sizeof(struct queue_slot));
+}
+
+/* A worker process: takes accounts from Q until none is left, each
+ * polled with one state connection of its own (SQLite connections must
+ * not cross a fork).  A few long-lived workers rather than one process
+ * per account: forks are not free, least of all in a virtual machine. */
+static _Noreturn void worker(const struct conf *conf, const struct cli *cli,
+			     const size_t *idx, struct queue *q)
+{
+	struct state *st = NULL;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&q->next, 1)) < q->n) {
+		struct queue_slot *sl = &q->slot[i];
+		enum util_fail f = UTIL_FAIL_LOCAL;
+		atomic_store(&sl->pid, getpid());
+		atomic_store(&sl->phase, SLOT_POLLING);
+		if (st != NULL || open_state(conf, &st) == 0)
+			f = poll_one(conf, &conf->accounts[idx[i]], st, cli);
+		atomic_store(&sl->fail, (int)f);
+		atomic_store(&sl->phase, SLOT_DONE);
 	}
+	state_close(&st);
 	fflush(stdout);
 	fflush(stderr);
 	/* _exit: the parent's atexit handlers and stdio buffers are not the
 	 * worker's to run. */
-	_exit((int)f);
+	_exit(0);
 }
 
-/* Reads a worker's wait status back into its failure class.  A worker
- * that died by a signal left its account's mail as the invariant
- * guarantees (nothing is deleted before it is recorded), but the poll
- * did not finish: a local failure. */
-static enum util_fail worker_outcome(const struct conf_account *a, int status)
+/* A worker ended by STATUS: a poll it had not finished is a local
+ * failure of that account, named with the cause.  Its mail is as the
+ * invariant leaves it: nothing is deleted before it is recorded. */
+static void worker_ended(const struct conf *conf, const size_t *idx,
+			 struct queue *q, pid_t pid, int status)
 {
-	if (WIFEXITED(status) && WEXITSTATUS(status) <= UTIL_FAIL_CONFIG)
-		return (enum util_fail)WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		log_error(a->name, "the worker polling this account died "
-				   "of signal %d (%s)",
-			  WTERMSIG(status), strsignal(WTERMSIG(status)));
-	else
-		log_error(a->name, "the worker polling this account exited "
-				   "with status %d",
-			  WEXITSTATUS(status));
-	return UTIL_FAIL_LOCAL;
-}
-
-struct workers {
-	pid_t *pid;       /* by position in idx; 0 when not running */
-	size_t running;
-};
-
-/* Waits for one worker to end; returns its failure class. */
-static enum util_fail reap_one(const struct conf *conf, const size_t *idx,
-			       size_t n, struct workers *w)
-{
-	int status;
-	pid_t pid;
-
-	do
-		pid = waitpid(-1, &status, 0);
-	while (pid < 0 && errno == EINTR);
-	if (pid < 0) {
-		/* Only a bug could get here (ECHILD with workers running). */
-		log_error(NULL, "waiting for the workers: %s", strerror(errno));
-		w->running = 0;
-		return UTIL_FAIL_LOCAL;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (w->pid[i] != pid)
+	for (size_t i = 0; i < q->n; i++) {
+		struct queue_slot *sl = &q->slot[i];
+		if (atomic_load(&sl->phase) != SLOT_POLLING ||
+		    atomic_load(&sl->pid) != pid)
 			continue;
-		w->pid[i] = 0;
-		w->running--;
-		return worker_outcome(&conf->accounts[idx[i]], status);
+		const char *name = conf->accounts[idx[i]].name;
+		if (WIFSIGNALED(status))
+			log_error(name, "the worker polling this account died "
+					"of signal %d (%s)",
+				  WTERMSIG(status), strsignal(WTERMSIG(status)));
+		else
+			log_error(name, "the worker polling this account "
+					"exited with status %d",
+				  WEXITSTATUS(status));
+		atomic_store(&sl->fail, (int)UTIL_FAIL_LOCAL);
+		atomic_store(&sl->phase, SLOT_DONE);
 	}
-	return UTIL_FAIL_NONE; /* not one of ours (an MDA is reaped by its
-				* own code, in the worker) */
 }
 
-/* Polls the accounts at most conf->max_parallel at once, each in a worker
- * process.  The configuration was parsed once, before the forks. */
+/* Starts a worker; returns 0, or -1 when no process could be made. */
+static int worker_start(const struct conf *conf, const struct cli *cli,
+			const size_t *idx, struct queue *q)
+{
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid == 0)
+		worker(conf, cli, idx, q);
+	return pid > 0 ? 0 : -1;
+}
+
+/* Polls the accounts at most conf->max_parallel at once, in worker
+ * processes that share the queue.  The configuration was parsed once,
+ * before the forks.  A worker that dies is replaced while accounts are
+ * left. */
 static enum util_fail poll_in_parallel(const struct conf *conf,
 				       const struct cli *cli,
 				       const size_t *idx, size_t n)
 {
-	struct workers w = {.pid = xcalloc(n, sizeof(pid_t))};
 	enum util_fail worst = UTIL_FAIL_NONE;
 	struct state *st = NULL;
-	size_t next = 0;
+	size_t running = 0;
+	int fork_errno = 0;
+	struct queue *q;
 
 	/* Created or upgraded once, here, rather than by racing workers. */
-	if (open_state(conf, &st) < 0) {
-		free(w.pid);
+	if (open_state(conf, &st) < 0)
+		return UTIL_FAIL_LOCAL;
+	state_close(&st);
+	if ((q = queue_new(n)) == NULL) {
+		log_error(NULL, "cannot share the accounts with workers: %s",
+			  strerror(errno));
 		return UTIL_FAIL_LOCAL;
 	}
-	state_close(&st);
 	/* A progress line per worker would be a garble. */
 	log_set_progress(false);
-	while (next < n || w.running > 0) {
-		if (next < n && w.running < (size_t)conf->max_parallel) {
-			const struct conf_account *a = &conf->accounts[idx[next]];
-			fflush(stdout);
-			fflush(stderr);
-			pid_t pid = fork();
-			if (pid == 0)
-				worker(conf, cli, a);
-			if (pid > 0) {
-				w.pid[next++] = pid;
-				w.running++;
-				continue;
+	for (;;) {
+		size_t want = (size_t)conf->max_parallel;
+		size_t left = atomic_load(&q->next) < n
+				  ? n - atomic_load(&q->next)
+				  : 0;
+		while (running < want && running < left) {
+			if (worker_start(conf, cli, idx, q) < 0) {
+				fork_errno = errno;
+				break;
 			}
-			if (w.running == 0) {
-				log_error(a->name, "cannot start a worker: %s",
-					  strerror(errno));
-				worst = util_fail_worst(worst, UTIL_FAIL_TEMP);
-				next++;
-				continue;
-			}
-			/* Out of processes: wait for a worker to end. */
+			running++;
 		}
-		worst = util_fail_worst(worst, reap_one(conf, idx, n, &w));
+		if (running == 0)
+			break;
+		int status;
+		pid_t pid = waitpid(-1, &status, 0);
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid < 0)
+			break; /* ECHILD: none left (cannot happen) */
+		running--;
+		worker_ended(conf, idx, q, pid, status);
 	}
-	free(w.pid);
+	for (size_t i = 0; i < n; i++) {
+		struct queue_slot *sl = &q->slot[i];
+		if (atomic_load(&sl->phase) == SLOT_DONE) {
+			worst = util_fail_worst(
+			    worst, (enum util_fail)atomic_load(&sl->fail));
+			continue;
+		}
+		/* Not polled: no worker could take it. */
+		log_error(conf->accounts[idx[i]].name,
+			  "not polled: cannot start a worker%s%s",
+			  fork_errno != 0 ? ": " : "",
+			  fork_errno != 0 ? strerror(fork_errno) : "");
+		worst = util_fail_worst(worst, UTIL_FAIL_TEMP);
+	}
+	queue_free(q);
 	return worst;
 }
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: ISC
 # Accounts polled in parallel worker processes (max_parallel): never more
-# workers than allowed, every account archived exactly once, whole lines on
-# stdout and stderr, a failing or dying worker does not stop the others and
-# its failure decides the exit status.
+# workers than allowed, each taking account after account, every account
+# archived exactly once, whole lines on stdout and stderr; a failing
+# account or a dying worker does not stop the others (a dead worker is
+# replaced) and its failure decides the exit status.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 mh_require_binary
@@ -19,7 +20,7 @@ expected_from_server "$T/exp" >/dev/null
 # "kill" as its argument kills its own worker instead.
 cat >"$T/pw" <<EOF
 #!/bin/sh
-echo "+ \$1" >>"$T/pw.log"
+echo "+ \$1 \$PPID" >>"$T/pw.log"
 [ "\${2:-}" = kill ] && { kill -KILL \$PPID; exit 0; }
 sleep 0.4
 echo "- \$1" >>"$T/pw.log"
@@ -66,6 +67,8 @@ mh_run
 t_rc 0 "12 accounts, max_parallel = 4: exit 0"
 t_ok "every account's archive holds every message exactly once" each_archived
 t_eq "$(most_at_once)" 4 "4 workers at most, and 4 at once"
+t_eq "$(awk '/^\+/ { print $3 }' "$T/pw.log" | sort -u | wc -l)" 4 \
+    "4 worker processes took the 12 accounts between them"
 t_eq "$(grep -c '^+' "$T/pw.log")" 12 "each account asked for its password once"
 t_eq "$(grep -Ec "^a[0-9]+: $n new \(.*\) archived to (maildir|mbox):$(re_escape "$T")/arch/a[0-9]+, 0 deleted, $n kept on server\$" "$T/out")" 12 \
     "12 whole summary lines on stdout"
@@ -84,7 +87,7 @@ twelve_accounts 1
 mh_run
 t_rc 0 "max_parallel = 1: exit 0"
 t_eq "$(most_at_once)" 1 "max_parallel = 1: one account at a time"
-t_eq "$(grep '^+' "$T/pw.log" | tr -d '+ ' | tr '\n' ' ')" \
+t_eq "$(awk '/^\+/ { printf "%s ", $2 }' "$T/pw.log")" \
     "a1 a2 a3 a4 a5 a6 a7 a8 a9 a10 a11 a12 " "max_parallel = 1: in the order of the file"
 t_ok "max_parallel = 1: every message exactly once" each_archived
 
