@@ -323,6 +323,12 @@ int state_open(const char *path, struct state **st_r, char **err_r)
 		goto fail;
 	}
 	sqlite3_busy_timeout(st->db, 10000);
+	/* No checkpoint when the last connection closes: it waits for two
+	 * disk flushes, seconds on a disk busy writing the mail just
+	 * archived, at the end of every run.  The WAL stays, and is
+	 * checkpointed as it grows (every 1000 pages), durably as ever. */
+	sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1,
+			  (int *)NULL);
 	/* A small page cache: lookups go through the index in order and
 	 * the kernel caches the file anyway; the default 2 MB would be an
 	 * eighth of a poll's memory. */
