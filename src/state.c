@@ -134,6 +134,21 @@ static int exec(struct state *st, const char *sql, char **err_r)
 	return 0;
 }
 
+/* Runs SQL whose failure changes nothing for the caller: a ROLLBACK
+ * after an error already reported, a setting, the end of a read. */
+static void exec_quiet(struct state *st, const char *sql)
+{
+	char *ignored = NULL;
+
+	exec(st, sql, &ignored);
+	free(ignored);
+}
+
+static void rollback(struct state *st)
+{
+	exec_quiet(st, "ROLLBACK");
+}
+
 /* Bookkeeping that a power failure may lose without harm (the expiry
  * clock, a poll's outcome) is committed without waiting for the disk:
  * the WAL keeps commits in order, so the next durable commit (a record,
@@ -142,12 +157,8 @@ static int exec(struct state *st, const char *sql, char **err_r)
  * journal entries stay synchronous = FULL. */
 static void state_lazy(struct state *st, bool lazy)
 {
-	char *ignored = NULL;
-
-	exec(st, lazy ? "PRAGMA synchronous = NORMAL"
-		      : "PRAGMA synchronous = FULL",
-	     &ignored);
-	free(ignored);
+	exec_quiet(st, lazy ? "PRAGMA synchronous = NORMAL"
+			    : "PRAGMA synchronous = FULL");
 }
 
 int state_read_begin(struct state *st, char **err_r)
@@ -157,10 +168,7 @@ int state_read_begin(struct state *st, char **err_r)
 
 void state_read_end(struct state *st)
 {
-	char *ignored = NULL;
-
-	exec(st, "COMMIT", &ignored);
-	free(ignored);
+	exec_quiet(st, "COMMIT");
 }
 
 /* The database holds which mail was archived where: private to the user. */
@@ -279,8 +287,6 @@ static int upgrade(struct state *st, char **err_r)
 		   ? -1
 		   : 0;
 }
-
-static void rollback(struct state *st);
 
 /* Creates or upgrades the tables, in one transaction, only when the
  * database is not at the current version: the usual open writes nothing,
@@ -468,9 +474,7 @@ static int batch(struct state *st, int (*one)(struct state *, const void *,
 	for (size_t i = 0; i < n; i++) {
 		if (one(st, items, i) < 0) {
 			*err_r = db_error(st, what);
-			char *ignored = NULL;
-			exec(st, "ROLLBACK", &ignored);
-			free(ignored);
+			rollback(st);
 			return -1;
 		}
 	}
@@ -925,9 +929,7 @@ int state_import_batch(struct state *st, const char *origin,
 		if (import_one(st, q, origin, &items[i], &added) < 0) {
 			*err_r = db_error(st, "import");
 			sqlite3_finalize(q);
-			char *ignored = NULL;
-			exec(st, "ROLLBACK", &ignored);
-			free(ignored);
+			rollback(st);
 			return -1;
 		}
 	}
@@ -982,13 +984,6 @@ static int count_sql(struct state *st, const char *sql, const char *account,
 		*err_r = db_error(st, "count");
 	sqlite3_finalize(q);
 	return r == SQLITE_ROW ? 0 : -1;
-}
-
-static void rollback(struct state *st)
-{
-	char *ignored = NULL;
-	exec(st, "ROLLBACK", &ignored);
-	free(ignored);
 }
 
 static int save_account_poll(struct state *st, const char *account,
