@@ -274,9 +274,8 @@ static enum util_fail poll_in_parallel(const struct conf *conf,
 	log_set_progress(false);
 	for (;;) {
 		size_t want = (size_t)conf->max_parallel;
-		size_t left = atomic_load(&q->next) < n
-				  ? n - atomic_load(&q->next)
-				  : 0;
+		size_t taken = atomic_load(&q->next); /* may pass N */
+		size_t left = taken < n ? n - taken : 0;
 		while (running < want && running < left) {
 			if (worker_start(conf, cli, idx, q) < 0) {
 				fork_errno = errno;

@@ -34,15 +34,20 @@ most_at_once() {
         "$T/pw.log"
 }
 
+# kind_of I: the archive kind of account aI (every third is an mbox).
+kind_of() {
+    if [ $(($1 % 3)) = 0 ]; then echo mbox; else echo maildir; fi
+}
+
 # twelve_accounts MAX [EXTRA...]: a config of 12 accounts, POP3 and IMAP,
 # Maildir and mbox, each its own target under $T/arch.
 twelve_accounts() {
     local max=$1 i proto kind args=()
     shift
     for i in $(seq 1 12); do
-        proto=pop3 kind=maildir
+        proto=pop3
         [ $((i % 2)) = 0 ] && proto=imap
-        [ $((i % 3)) = 0 ] && kind=mbox
+        kind=$(kind_of "$i")
         [ "$i" -gt 1 ] && args+=(--)
         args+=("a$i" protocol=$proto password= "password_command=$T/pw a$i"
             deliver="$kind:$T/arch/a$i")
@@ -51,13 +56,14 @@ twelve_accounts() {
     mh_config "${args[@]}" "$@"
 }
 
-# each_archived: every account's archive holds the server's mail once.
+# each_archived [SKIP...]: every account's archive but those numbered
+# SKIP holds the server's mail once.
 each_archived() {
-    local i kind
+    local i
     for i in $(seq 1 12); do
-        kind=maildir
-        [ $((i % 3)) = 0 ] && kind=mbox
-        check_archive "$kind" "$T/arch/a$i" "$T/exp" || { echo "a$i"; return 1; }
+        case " $* " in *" $i "*) continue ;; esac
+        check_archive "$(kind_of "$i")" "$T/arch/a$i" "$T/exp" ||
+            { echo "a$i"; return 1; }
     done
 }
 
@@ -104,15 +110,7 @@ t_match "$ERR" '^mailhaul: a7: login failed: ' "the refused login is named"
 t_eq "$(grep -vc '^mailhaul: a[57]: ' <<<"$ERR")" 0 "no other line on stderr" || mh_show_output
 t_ok "the killed worker archived nothing" archive_empty "$T/arch/a5"
 t_ok "the refused account archived nothing" archive_empty "$T/arch/a7"
-others_ok() {
-    local i kind
-    for i in 1 2 3 4 6 8 9 10 11 12; do
-        kind=maildir
-        [ $((i % 3)) = 0 ] && kind=mbox
-        check_archive "$kind" "$T/arch/a$i" "$T/exp" || { echo "a$i"; return 1; }
-    done
-}
-t_ok "the 10 other accounts archived everything" others_ok
+t_ok "the 10 other accounts archived everything" each_archived 5 7
 t_eq "$(n_lines "$OUT")" 10 "10 summary lines"
 
 # Two accounts delivering into one mbox at the same moment: the mbox lock
